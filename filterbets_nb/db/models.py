@@ -1,0 +1,194 @@
+"""SQLAlchemy 2 typed models: the tables every part of the package reads and writes.
+
+The wide tables (``matches`` with one column per price source and market, ``match_features`` with
+one column per pre-match feature) are declared imperatively from :mod:`filterbets_nb.schema`, so
+the column lists live in one place; their fixed columns are still typed with ``Mapped[...]``.
+Schema changes go through the Alembic migrations in ``db/migrations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: every timestamp in the database is naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class League(Base):
+    __tablename__ = "leagues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("league_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    league_id: Mapped[int] = mapped_column(ForeignKey("leagues.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+
+
+matches_table = Table(
+    "matches",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("league_id", ForeignKey("leagues.id", ondelete="CASCADE"), nullable=False),
+    Column("season", String(16), nullable=False),
+    Column("match_date", Date, nullable=False),
+    Column("kickoff", DateTime, nullable=False),
+    Column("home_team_id", ForeignKey("teams.id"), nullable=False),
+    Column("away_team_id", ForeignKey("teams.id"), nullable=False),
+    Column("fthg", Integer, nullable=False),
+    Column("ftag", Integer, nullable=False),
+    Column("hthg", Integer, nullable=True),
+    Column("htag", Integer, nullable=True),
+    *(Column(name, Float, nullable=True) for name in ODDS_COLUMNS),
+    Column("odds_extra", JSON, nullable=True),
+    Column("source", String(255), nullable=False, default=""),
+    Column("updated_at", DateTime, nullable=False, default=utcnow),
+    UniqueConstraint("league_id", "match_date", "home_team_id", "away_team_id"),
+    Index("ix_matches_league_season_kickoff", "league_id", "season", "kickoff"),
+)
+
+
+class Match(Base):
+    """One played match with its result and every price the source carried."""
+
+    __table__ = matches_table
+
+    id: Mapped[int]
+    league_id: Mapped[int]
+    season: Mapped[str]
+    match_date: Mapped[dt.date]
+    kickoff: Mapped[dt.datetime]
+    home_team_id: Mapped[int]
+    away_team_id: Mapped[int]
+    fthg: Mapped[int]
+    ftag: Mapped[int]
+    hthg: Mapped[int | None]
+    htag: Mapped[int | None]
+    odds_extra: Mapped[dict[str, float] | None]
+    source: Mapped[str]
+    updated_at: Mapped[dt.datetime]
+
+
+match_features_table = Table(
+    "match_features",
+    Base.metadata,
+    Column("match_id", ForeignKey("matches.id", ondelete="CASCADE"), primary_key=True),
+    *(Column(name, Float, nullable=True) for name in FEATURE_COLUMNS),
+    Column("computed_at", DateTime, nullable=False, default=utcnow),
+)
+
+
+class MatchFeatures(Base):
+    """Pre-match features of both sides, computed only from matches that kicked off earlier."""
+
+    __table__ = match_features_table
+
+    match_id: Mapped[int]
+    computed_at: Mapped[dt.datetime]
+
+
+class TeamStats(Base):
+    """Current snapshot per team, written by the daily refresh."""
+
+    __tablename__ = "team_stats"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    league_id: Mapped[int] = mapped_column(ForeignKey("leagues.id", ondelete="CASCADE"))
+    season: Mapped[str] = mapped_column(String(16))
+    played: Mapped[int] = mapped_column(Integer)
+    ppg: Mapped[float | None] = mapped_column(Float)
+    form_pts_5: Mapped[float | None] = mapped_column(Float)
+    form_pts_10: Mapped[float | None] = mapped_column(Float)
+    gf_avg: Mapped[float | None] = mapped_column(Float)
+    ga_avg: Mapped[float | None] = mapped_column(Float)
+    last_match: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BacktestJob(Base):
+    """A submitted backtest: its filter, scope, Celery task ids, state, error and summary."""
+
+    __tablename__ = "backtest_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    filter: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
+    task_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    n_bets: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class BacktestBet(Base):
+    """One bet of a job. (job_id, seq) is unique, so a job holds exactly one set of bets."""
+
+    __tablename__ = "backtest_bets"
+    __table_args__ = (UniqueConstraint("job_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("backtest_jobs.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    kickoff: Mapped[dt.datetime] = mapped_column(DateTime)
+    market: Mapped[str] = mapped_column(String(16))
+    odds: Mapped[float] = mapped_column(Float)
+    closing_odds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stake: Mapped[float] = mapped_column(Float)
+    won: Mapped[bool]
+    profit: Mapped[float] = mapped_column(Float)
+    cum_profit: Mapped[float] = mapped_column(Float)

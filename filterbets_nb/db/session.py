@@ -1,0 +1,103 @@
+"""Async engines and sessions, and a safe way to run database coroutines from sync code.
+
+The spec's ``get_async_session()`` creates a new ``AsyncEngine`` for every session and never
+disposes it: each call leaks a connection pool, and a pooled engine reused across
+``asyncio.run()`` calls fails ("Future attached to a different loop", then asyncpg's "another
+operation is in progress"). Here every :func:`run_async` call builds one engine for its own event
+loop and disposes it before the loop closes, so no connection outlives the call and nothing is
+bound to a dead loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from filterbets_nb.config import get_settings
+
+T = TypeVar("T")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the notebook read while a worker writes; busy_timeout waits out the writer's lock.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> AsyncEngine:
+    """A new engine for ``url`` (default: the configured database). The caller disposes it."""
+    url = url or get_settings().database
+    if url.startswith("sqlite"):
+        get_settings().ensure_dirs()
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+@asynccontextmanager
+async def engine_scope(url: str | None = None) -> AsyncIterator[AsyncEngine]:
+    """An engine that is disposed when the block ends, whatever happens inside it."""
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def session_scope(url: str | None = None) -> AsyncIterator[AsyncSession]:
+    """A session on its own engine; commits on success, rolls back on error, always disposes."""
+    async with engine_scope(url) as engine, AsyncSession(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def run_async(
+    fn: Callable[[AsyncSession], Awaitable[T]], url: str | None = None, *, isolate: bool = False
+) -> T:
+    """Run ``fn(session)`` to completion from sync code (a Celery task, the CLI, a notebook).
+
+    Inside a running event loop (a Jupyter kernel) ``asyncio.run`` is not allowed, so the
+    coroutine then runs on a fresh loop in a helper thread. ``isolate=True`` always uses the
+    helper thread: Celery raises its soft time limit asynchronously in the main thread, and
+    there it must interrupt a wait, not a half-done transaction inside the event loop.
+    """
+
+    async def main() -> T:
+        async with session_scope(url) as session:
+            return await fn(session)
+
+    return run_coro(main, isolate=isolate)
+
+
+def run_coro(factory: Callable[[], Awaitable[T]], *, isolate: bool = False) -> T:
+    """``asyncio.run(factory())``, in a helper thread when a loop already runs here (or asked).
+
+    If the caller is interrupted while it waits, leaving the ``with`` block still waits for the
+    helper thread, so the coroutine commits or rolls back and disposes its engine first.
+    """
+
+    async def wrapper() -> T:
+        return await factory()
+
+    if not isolate:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(wrapper())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wrapper()).result()

@@ -1,0 +1,489 @@
+"""Reading and writing the domain tables as pandas frames.
+
+Every function takes an open :class:`AsyncSession` and leaves committing to the caller
+(:func:`filterbets_nb.db.session.session_scope` commits once at the end), so a whole import or a
+job's bets land in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, delete, func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from filterbets_nb.db.models import (
+    BacktestBet,
+    BacktestJob,
+    League,
+    Match,
+    Team,
+    TeamStats,
+    match_features_table,
+    matches_table,
+    utcnow,
+)
+from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
+
+_BATCH = 5_000
+_KEY = ["league_id", "match_date", "home_team_id", "away_team_id"]
+_VALUE_COLUMNS = ["season", "kickoff", "fthg", "ftag", "hthg", "htag", *ODDS_COLUMNS, "odds_extra"]
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an import did: new matches, matches whose stored values changed, identical ones."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.added + other.added,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values, NaN/NaT as None (what DB drivers accept)."""
+    out = frame.astype(object).where(frame.notna(), None)
+    records: list[dict[str, Any]] = out.to_dict("records")  # type: ignore[assignment]
+    for row in records:
+        for key, value in row.items():
+            if isinstance(value, np.generic):
+                row[key] = value.item()
+            elif isinstance(value, pd.Timestamp):
+                row[key] = value.to_pydatetime()
+    return records
+
+
+async def _ids_for(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(codes))
+    rows = (
+        await session.execute(select(League.code, League.id).where(League.code.in_(wanted)))
+    ).all()
+    known = dict(rows)
+    missing = [code for code in wanted if code not in known]
+    if missing:
+        await session.execute(insert(League), [{"code": c, "name": c} for c in missing])
+        rows = (
+            await session.execute(select(League.code, League.id).where(League.code.in_(missing)))
+        ).all()
+        known.update(dict(rows))
+    return known
+
+
+async def _team_ids(
+    session: AsyncSession, pairs: set[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    league_ids = sorted({league for league, _ in pairs})
+    stmt = select(Team.league_id, Team.name, Team.id).where(Team.league_id.in_(league_ids))
+    known = {(lg, name): tid for lg, name, tid in (await session.execute(stmt)).all()}
+    missing = sorted(pairs - known.keys())
+    if missing:
+        await session.execute(insert(Team), [{"league_id": lg, "name": n} for lg, n in missing])
+        known = {(lg, name): tid for lg, name, tid in (await session.execute(stmt)).all()}
+    return known
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (a or {}) == (b or {})
+    return bool(a == b)
+
+
+async def upsert_matches(
+    session: AsyncSession, frame: pd.DataFrame, source: str = ""
+) -> UpsertCounts:
+    """Insert new matches and update changed ones, keyed by (league, date, home, away).
+
+    Re-importing the same data changes nothing and counts every row as unchanged.
+    """
+    if frame.empty:
+        return UpsertCounts()
+    league_ids = await _ids_for(session, frame["league"].astype(str))
+    rows = frame.copy()
+    rows["league_id"] = rows["league"].map(league_ids)
+    pairs = {(lg, t) for lg, t in zip(rows["league_id"], rows["home_team"], strict=True)}
+    pairs |= {(lg, t) for lg, t in zip(rows["league_id"], rows["away_team"], strict=True)}
+    team_ids = await _team_ids(session, pairs)
+    rows["home_team_id"] = [
+        team_ids[p] for p in zip(rows["league_id"], rows["home_team"], strict=True)
+    ]
+    rows["away_team_id"] = [
+        team_ids[p] for p in zip(rows["league_id"], rows["away_team"], strict=True)
+    ]
+    rows["kickoff"] = pd.to_datetime(rows["kickoff"])
+    rows["match_date"] = rows["kickoff"].dt.date
+    # The importer calls every other price of the file ``extra_odds``; the table ``odds_extra``.
+    rows = rows.rename(columns={"extra_odds": "odds_extra"})
+    if "odds_extra" not in rows:
+        rows["odds_extra"] = None
+    for column in ODDS_COLUMNS:
+        if column not in rows:
+            rows[column] = np.nan
+    rows = rows[_KEY + _VALUE_COLUMNS]
+
+    existing = await _existing_matches(session, rows)
+    incoming = _records(rows)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    unchanged = 0
+    now = utcnow()
+    for row in incoming:
+        key = tuple(row[k] for k in _KEY)
+        stored = existing.get(key)
+        if stored is None:
+            inserts.append({**row, "source": source, "updated_at": now})
+        elif all(_same(row[c], stored[c]) for c in _VALUE_COLUMNS):
+            unchanged += 1
+        else:
+            updates.append({**row, "id": stored["id"], "source": source, "updated_at": now})
+    for start in range(0, len(inserts), _BATCH):
+        await session.execute(insert(matches_table), inserts[start : start + _BATCH])
+    for start in range(0, len(updates), _BATCH):
+        # ORM bulk UPDATE by primary key: one executemany per batch.
+        await session.execute(update(Match), updates[start : start + _BATCH])
+    return UpsertCounts(added=len(inserts), updated=len(updates), unchanged=unchanged)
+
+
+async def _existing_matches(
+    session: AsyncSession, rows: pd.DataFrame
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    t = matches_table
+    stmt = select(t.c.id, *(t.c[k] for k in _KEY), *(t.c[c] for c in _VALUE_COLUMNS)).where(
+        t.c.league_id.in_(sorted(set(rows["league_id"].tolist()))),
+        t.c.match_date >= min(rows["match_date"]),
+        t.c.match_date <= max(rows["match_date"]),
+    )
+    result = await session.execute(stmt)
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for mapping in result.mappings():
+        record = dict(mapping)
+        out[tuple(record[k] for k in _KEY)] = record
+    return out
+
+
+def _matches_select(
+    leagues: Sequence[str] | None, seasons: Sequence[str] | None, features: bool
+) -> Select[Any]:
+    t, f = matches_table, match_features_table
+    home, away = aliased(Team), aliased(Team)
+    columns = [
+        t.c.id.label("match_id"),
+        League.code.label("league"),
+        t.c.season,
+        t.c.kickoff,
+        home.name.label("home_team"),
+        away.name.label("away_team"),
+        t.c.fthg,
+        t.c.ftag,
+        t.c.hthg,
+        t.c.htag,
+        *(t.c[c] for c in ODDS_COLUMNS),
+    ]
+    if features:
+        columns += [f.c[c] for c in FEATURE_COLUMNS]
+    stmt = (
+        select(*columns)
+        .join(League, League.id == t.c.league_id)
+        .join(home, home.id == t.c.home_team_id)
+        .join(away, away.id == t.c.away_team_id)
+    )
+    if features:
+        stmt = stmt.outerjoin(f, f.c.match_id == t.c.id)
+    if leagues:
+        stmt = stmt.where(League.code.in_(list(leagues)))
+    if seasons:
+        stmt = stmt.where(t.c.season.in_(list(seasons)))
+    return stmt.order_by(t.c.kickoff, t.c.id)
+
+
+async def load_matches(
+    session: AsyncSession,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+    *,
+    features: bool = True,
+    page_size: int | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> pd.DataFrame:
+    """Matches in kick-off order, in the shape of :mod:`filterbets_nb.schema`, with features.
+
+    With ``page_size`` the rows come in pages (keyset pagination on kick-off and id, so each
+    page is one indexed range scan) and ``progress(rows_loaded)`` is called after each page.
+    """
+    stmt = _matches_select(leagues, seasons, features)
+    if not page_size:
+        result = await session.execute(stmt)
+        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        if progress is not None:
+            progress(len(frame))
+        return _typed_matches(frame)
+    t = matches_table
+    pages: list[pd.DataFrame] = []
+    columns: list[str] = []
+    loaded = 0
+    last: tuple[Any, int] | None = None
+    while True:
+        page_stmt = stmt if last is None else stmt.where(tuple_(t.c.kickoff, t.c.id) > last)
+        result = await session.execute(page_stmt.limit(page_size))
+        rows = result.all()
+        columns = list(result.keys())
+        if rows:
+            pages.append(pd.DataFrame(rows, columns=columns))
+            loaded += len(rows)
+            last = (rows[-1].kickoff, rows[-1].match_id)
+        if progress is not None:
+            progress(loaded)
+        if len(rows) < page_size:
+            break
+    frame = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame(columns=columns)
+    return _typed_matches(frame)
+
+
+def _typed_matches(frame: pd.DataFrame) -> pd.DataFrame:
+    float_columns = [c for c in frame.columns if c in ODDS_COLUMNS or c in FEATURE_COLUMNS]
+    float_columns += ["hthg", "htag"]
+    frame[float_columns] = frame[float_columns].astype("float64")
+    frame["kickoff"] = pd.to_datetime(frame["kickoff"])
+    for column in ("match_id", "fthg", "ftag"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("league", "season", "home_team", "away_team"):
+        frame[column] = frame[column].astype(str)
+    return frame
+
+
+async def count_matches(
+    session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> int:
+    inner = _matches_select(leagues, seasons, features=False).order_by(None).subquery()
+    return int((await session.execute(select(func.count()).select_from(inner))).scalar_one())
+
+
+async def league_codes(session: AsyncSession) -> list[str]:
+    return list((await session.execute(select(League.code).order_by(League.code))).scalars())
+
+
+async def matches_missing_features(
+    session: AsyncSession, leagues: Sequence[str] | None
+) -> list[str]:
+    """Leagues (within ``leagues``) that hold a match with no ``match_features`` row."""
+    t, f = matches_table, match_features_table
+    stmt = (
+        select(League.code)
+        .join(t, t.c.league_id == League.id)
+        .outerjoin(f, f.c.match_id == t.c.id)
+        .where(f.c.match_id.is_(None))
+        .distinct()
+    )
+    if leagues:
+        stmt = stmt.where(League.code.in_(list(leagues)))
+    return sorted((await session.execute(stmt)).scalars())
+
+
+async def replace_features(session: AsyncSession, league: str, features: pd.DataFrame) -> int:
+    """Replace the ``match_features`` rows of one league's matches by ``features``."""
+    t = matches_table
+    league_matches = (
+        select(t.c.id).join(League, League.id == t.c.league_id).where(League.code == league)
+    )
+    await session.execute(
+        delete(match_features_table).where(match_features_table.c.match_id.in_(league_matches))
+    )
+    rows = features.reset_index()[["match_id", *FEATURE_COLUMNS]]
+    rows = rows.assign(computed_at=utcnow())
+    records = _records(rows)
+    for start in range(0, len(records), _BATCH):
+        await session.execute(insert(match_features_table), records[start : start + _BATCH])
+    return len(records)
+
+
+async def replace_team_stats(session: AsyncSession, league: str, snapshot: pd.DataFrame) -> int:
+    """Replace one league's ``team_stats`` rows by ``snapshot`` (one row per team)."""
+    league_id = (await _ids_for(session, [league]))[league]
+    team_ids = await _team_ids(session, {(league_id, str(n)) for n in snapshot["team"]})
+    await session.execute(delete(TeamStats).where(TeamStats.league_id == league_id))
+    fixed = {"season", "played", "ppg", "form_pts_5", "form_pts_10", "gf_avg", "ga_avg"}
+    rows = []
+    now = utcnow()
+    for record in _records(snapshot):
+        extra = {k: v for k, v in record.items() if k not in fixed | {"team", "league"}}
+        last = extra.pop("last_match", None)
+        rows.append(
+            {
+                "team_id": team_ids[(league_id, str(record["team"]))],
+                "league_id": league_id,
+                **{k: record.get(k) for k in fixed},
+                "last_match": last,
+                "stats": {
+                    k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+                    for k, v in extra.items()
+                },
+                "updated_at": now,
+            }
+        )
+    if rows:
+        await session.execute(insert(TeamStats), rows)
+    return len(rows)
+
+
+async def load_team_stats(session: AsyncSession, league: str | None = None) -> pd.DataFrame:
+    stmt = (
+        select(League.code.label("league"), Team.name.label("team"), TeamStats)
+        .join(Team, Team.id == TeamStats.team_id)
+        .join(League, League.id == TeamStats.league_id)
+        .order_by(League.code, Team.name)
+    )
+    if league:
+        stmt = stmt.where(League.code == league)
+    rows = []
+    for code, team, stats in (await session.execute(stmt)).all():
+        rows.append(
+            {
+                "league": code,
+                "team": team,
+                "season": stats.season,
+                "played": stats.played,
+                "ppg": stats.ppg,
+                "form_pts_5": stats.form_pts_5,
+                "form_pts_10": stats.form_pts_10,
+                "gf_avg": stats.gf_avg,
+                "ga_avg": stats.ga_avg,
+                "last_match": stats.last_match,
+                **(stats.stats or {}),
+                "updated_at": stats.updated_at,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- backtest jobs ---------------------------------------------------------------------------
+
+
+async def create_job(
+    session: AsyncSession,
+    job_id: str,
+    filter_dict: dict[str, Any],
+    scope: dict[str, Any],
+    task_ids: list[str],
+    label: str = "",
+) -> None:
+    session.add(
+        BacktestJob(
+            id=job_id,
+            label=label,
+            filter=filter_dict,
+            scope=scope,
+            status="PENDING",
+            task_ids=task_ids,
+            progress={},
+        )
+    )
+
+
+async def get_job(session: AsyncSession, job_id: str) -> BacktestJob | None:
+    return await session.get(BacktestJob, job_id)
+
+
+async def update_job(
+    session: AsyncSession, job_id: str, *, unless: Sequence[str] = ("REVOKED",), **values: Any
+) -> bool:
+    """Set ``values`` on the job unless its status is in ``unless``; returns whether it did.
+
+    By default nothing overwrites a cancelled job: a link that was already running when the
+    chain was revoked must not turn it back into PROGRESS or SUCCESS.
+    """
+    values.setdefault("updated_at", utcnow())
+    stmt = update(BacktestJob).where(BacktestJob.id == job_id)
+    if unless:
+        stmt = stmt.where(BacktestJob.status.not_in(list(unless)))
+    result = await session.execute(stmt.values(**values))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def replace_bets(session: AsyncSession, job_id: str, bets: pd.DataFrame) -> int:
+    """Store ``bets`` as the one set of bets of ``job_id``, replacing any earlier set."""
+    await session.execute(delete(BacktestBet).where(BacktestBet.job_id == job_id))
+    columns = ["match_id", "kickoff", "market", "odds", "closing_odds", "stake", "won", "profit"]
+    columns.append("cum_profit")
+    rows = bets[columns].copy()
+    rows.insert(0, "seq", np.arange(1, len(rows) + 1))
+    rows.insert(0, "job_id", job_id)
+    records = _records(rows)
+    for start in range(0, len(records), _BATCH):
+        await session.execute(insert(BacktestBet), records[start : start + _BATCH])
+    return len(records)
+
+
+async def load_bets(session: AsyncSession, job_id: str) -> pd.DataFrame:
+    """A job's bets with the match they were placed on, in the order they were placed."""
+    t = matches_table
+    home, away = aliased(Team), aliased(Team)
+    b = BacktestBet
+    stmt = (
+        select(
+            b.seq,
+            b.match_id,
+            b.kickoff,
+            League.code.label("league"),
+            t.c.season,
+            home.name.label("home_team"),
+            away.name.label("away_team"),
+            b.market,
+            b.odds,
+            b.closing_odds,
+            b.stake,
+            b.won,
+            b.profit,
+            b.cum_profit,
+            t.c.fthg,
+            t.c.ftag,
+        )
+        .join(t, t.c.id == b.match_id)
+        .join(League, League.id == t.c.league_id)
+        .join(home, home.id == t.c.home_team_id)
+        .join(away, away.id == t.c.away_team_id)
+        .where(b.job_id == job_id)
+        .order_by(b.seq)
+    )
+    result = await session.execute(stmt)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    frame["kickoff"] = pd.to_datetime(frame["kickoff"])
+    frame["won"] = frame["won"].astype(bool)
+    for column in ("odds", "closing_odds", "stake", "profit", "cum_profit"):
+        frame[column] = frame[column].astype("float64")
+    return frame.drop(columns="seq")
+
+
+async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
+    stmt = select(BacktestJob).order_by(BacktestJob.created_at.desc()).limit(limit)
+    rows = []
+    for job in (await session.execute(stmt)).scalars():
+        summary = job.summary or {}
+        rows.append(
+            {
+                "job_id": job.id,
+                "label": job.label,
+                "status": job.status,
+                "market": job.filter.get("market"),
+                "bets": job.n_bets,
+                "profit": summary.get("profit"),
+                "roi": summary.get("roi"),
+                "created_at": job.created_at,
+                "finished_at": job.finished_at,
+                "error": job.error,
+            }
+        )
+    return pd.DataFrame(rows)

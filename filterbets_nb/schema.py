@@ -1,0 +1,108 @@
+"""The canonical shape of a matches table, shared by every part of the package.
+
+The CSV importer and the synthetic generator produce frames in this shape, the database stores
+it, the feature pass adds columns to it and the engine reads it. Keeping the names in one module
+means a new price source or market is added in one place.
+
+A matches frame has one row per match with:
+
+* identity: ``match_id`` (int, unique, stable), ``league`` (str, football-data ``Div`` code such
+  as ``"E0"``), ``season`` (str, ``"2019-20"``: July to June), ``kickoff`` (naive
+  ``datetime64[ns]``; midnight when the source file has no ``Time`` column), ``home_team``,
+  ``away_team`` (str);
+* result: ``fthg``, ``ftag`` (full-time goals, int), ``hthg``, ``htag`` (half-time goals, float,
+  NaN when unknown);
+* odds: one float column per price source and market, named ``f"{source}_{market}"`` (for example
+  ``avg_home``, ``b365_close_over25``); NaN when the source does not price that match.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Where a price comes from. ``avg``/``max`` are the market average and best price of the day
+#: (football-data's ``Avg*``/``Max*``, or ``BbAv*``/``BbMx*`` in older files); ``*_close`` are the
+#: closing prices, which only newer files carry.
+PRICE_SOURCES: Final[tuple[str, ...]] = (
+    "b365",
+    "pinnacle",
+    "avg",
+    "max",
+    "b365_close",
+    "pinnacle_close",
+    "avg_close",
+    "max_close",
+)
+
+#: Markets that have an odds column. ``btts_*`` (both teams to score) odds are absent from
+#: football-data files, but the synthetic generator prices them.
+ODDS_MARKETS: Final[tuple[str, ...]] = (
+    "home",
+    "draw",
+    "away",
+    "over25",
+    "under25",
+    "btts_yes",
+    "btts_no",
+)
+
+IDENTITY_COLUMNS: Final[tuple[str, ...]] = (
+    "match_id",
+    "league",
+    "season",
+    "kickoff",
+    "home_team",
+    "away_team",
+)
+RESULT_COLUMNS: Final[tuple[str, ...]] = ("fthg", "ftag", "hthg", "htag")
+#: What every settled-match computation (the engine, the feature pass) needs at the least.
+SETTLEMENT_COLUMNS: Final[tuple[str, ...]] = (*IDENTITY_COLUMNS, "fthg", "ftag")
+
+
+def odds_column(source: str, market: str) -> str:
+    """Name of the column holding ``source``'s price for ``market``."""
+    if source not in PRICE_SOURCES:
+        raise ValueError(f"unknown price source {source!r}; expected one of {PRICE_SOURCES}")
+    if market not in ODDS_MARKETS:
+        raise ValueError(f"unknown odds market {market!r}; expected one of {ODDS_MARKETS}")
+    return f"{source}_{market}"
+
+
+ODDS_COLUMNS: Final[tuple[str, ...]] = tuple(
+    f"{source}_{market}" for source in PRICE_SOURCES for market in ODDS_MARKETS
+)
+
+MATCH_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + RESULT_COLUMNS + ODDS_COLUMNS
+
+
+def season_of(year: int, month: int) -> str:
+    """Season label of a date: July to June, e.g. (2019, 8) and (2020, 5) are ``"2019-20"``."""
+    start = year if month >= 7 else year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+#: Pre-match team features per side (computed by :mod:`filterbets_nb.features`, stored in the
+#: ``match_features`` table): ``f"{side}_{name}"`` for side in ``("home", "away")``.
+FEATURE_NAMES: Final[tuple[str, ...]] = (
+    "played",
+    "ppg",
+    "form_pts_5",
+    "form_pts_10",
+    "form_w_5",
+    "form_d_5",
+    "form_l_5",
+    "form_w_10",
+    "form_d_10",
+    "form_l_10",
+    "gf_avg",
+    "ga_avg",
+    "gf_avg_home",
+    "ga_avg_home",
+    "gf_avg_away",
+    "ga_avg_away",
+    "clean_sheet_pct",
+    "failed_to_score_pct",
+)
+FEATURE_COLUMNS: Final[tuple[str, ...]] = tuple(
+    f"{side}_{name}" for side in ("home", "away") for name in FEATURE_NAMES
+)

@@ -1,0 +1,1 @@
+"""Celery tasks: the backtest chain and the team-stats refresh (see ``celery_app``)."""

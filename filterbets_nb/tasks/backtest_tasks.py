@@ -1,0 +1,169 @@
+"""The backtest chain: ``fetch_matches.s(job_id) | evaluate_filter.s() | save_results.s()``.
+
+Links pass small JSON dicts (the job id and counts), never match data: every link reads what it
+needs from the database, so links may run on different machines. The job row in
+``backtest_jobs`` holds the filter, the scope and the state.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from filterbets_nb.config import get_settings
+from filterbets_nb.db import store
+from filterbets_nb.db.models import utcnow
+from filterbets_nb.engine import run_backtest
+from filterbets_nb.filters import Filter
+from filterbets_nb.stats import compute_stats, to_jsonable
+from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
+from filterbets_nb.tasks.celery_app import celery_app
+from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
+from filterbets_nb.teamstats import refresh_league
+
+logger = logging.getLogger(__name__)
+
+CHAIN_OPTIONS: dict[str, Any] = {
+    **RETRY_POLICY,
+    "base": JobTask,
+    "bind": True,
+    # A worker that dies mid-task must not lose it: acknowledge only after the task ran, and
+    # give the message back when the process is lost.
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+}
+
+
+def _scope(job_scope: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
+    return job_scope.get("leagues") or None, job_scope.get("seasons") or None
+
+
+@celery_app.task(name="filterbets_nb.tasks.backtest_tasks.fetch_matches", **CHAIN_OPTIONS)
+def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
+    """Validate the job's filter, bring its leagues' features up to date, count its matches."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        job = await store.get_job(session, job_id)
+        if job is None:
+            raise ValueError(f"unknown backtest job {job_id!r}")
+        if job.status == "REVOKED":
+            raise Ignore()  # cancelled before it started: the rest of the chain never runs
+        flt = Filter.from_dict(job.filter)  # FilterError (a ValueError): never retried
+        leagues, seasons = _scope(job.scope)
+        stale = await store.matches_missing_features(session, leagues)
+        for league in stale:
+            await refresh_league(session, league)
+        total = await store.count_matches(session, leagues, seasons)
+        if total == 0:
+            raise ValueError(
+                f"no matches stored for leagues={leagues or 'all'} seasons={seasons or 'all'}"
+            )
+        meta = progress_meta(total, total, stage="fetch", description=f"{total} matches")
+        await store.update_job(
+            session, job_id, status="STARTED", started_at=utcnow(), progress=meta, error=None
+        )
+        logger.info("job %s: %s over %d matches", job_id, flt.describe(), total)
+        return {"status": "fetched", "job_id": job_id, "matches": total}
+
+    return task_db(work)
+
+
+@celery_app.task(name="filterbets_nb.tasks.backtest_tasks.evaluate_filter", **CHAIN_OPTIONS)
+def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
+    """Load the job's matches page by page, run the engine, store its bets; report PROGRESS.
+
+    Progress counts work units over both phases: each match once when loaded and once when
+    evaluated (``total`` = 2 x matches), with the phase in ``description``.
+    """
+    job_id = fetched["job_id"]
+    settings = get_settings()
+    recorder = ProgressRecorder(
+        self,
+        stage="evaluate",
+        description="loading matches",
+        min_interval=settings.progress_interval,
+    )
+    expected = int(fetched.get("matches", 0))
+    try:
+
+        async def load(session: AsyncSession) -> tuple[Filter, pd.DataFrame]:
+            job = await store.get_job(session, job_id)
+            if job is None:
+                raise ValueError(f"unknown backtest job {job_id!r}")
+            leagues, seasons = _scope(job.scope)
+            await store.update_job(session, job_id, status="PROGRESS")
+            matches = await store.load_matches(
+                session,
+                leagues,
+                seasons,
+                page_size=settings.fetch_page_size,
+                progress=lambda loaded: recorder.set(loaded, 2 * max(expected, loaded)),
+            )
+            return Filter.from_dict(job.filter), matches
+
+        flt, matches = task_db(load)
+        n = len(matches)
+        recorder.description = "evaluating filter"
+        result = run_backtest(
+            matches,
+            flt,
+            progress=lambda current, total: recorder.set(n + current, 2 * n),
+            chunk_size=settings.engine_chunk_size,
+        )
+    except SoftTimeLimitExceeded:
+        partial = recorder.last or {}
+        task_db(lambda s: store.update_job(s, job_id, progress=partial))
+        raise
+    counts: dict[str, Any] = {
+        "bets": len(result.bets),
+        "skipped_no_odds": result.skipped_no_odds,
+        "skipped_no_edge": result.skipped_no_edge,
+        "matches_considered": result.matches_considered,
+    }
+    recorder.set(2 * n, 2 * n, force=True, **counts)
+
+    async def store_bets(session: AsyncSession) -> None:
+        # Delete-then-insert in one transaction: a redelivered task leaves one set of bets.
+        await store.replace_bets(session, job_id, result.bets)
+        await store.update_job(session, job_id, progress=recorder.last, n_bets=len(result.bets))
+
+    task_db(store_bets)
+    return {"status": "evaluated", "job_id": job_id, **counts}
+
+
+@celery_app.task(name="filterbets_nb.tasks.backtest_tasks.save_results", **CHAIN_OPTIONS)
+def save_results(self: Any, evaluated: dict[str, Any]) -> dict[str, Any]:
+    """Summarise the stored bets and mark the job SUCCESS."""
+    job_id = evaluated["job_id"]
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        bets = await store.load_bets(session, job_id)
+        summary = compute_stats(
+            bets,
+            skipped_no_odds=int(evaluated.get("skipped_no_odds", 0)),
+            skipped_no_edge=int(evaluated.get("skipped_no_edge", 0)),
+            matches_considered=evaluated.get("matches_considered"),
+        )
+        jsonable = to_jsonable(summary)
+        meta = progress_meta(1, 1, stage="save", description="done", bets=len(bets))
+        await store.update_job(
+            session,
+            job_id,
+            status="SUCCESS",
+            summary=jsonable,
+            n_bets=len(bets),
+            progress=meta,
+            finished_at=utcnow(),
+            error=None,
+        )
+        return jsonable
+
+    summary = task_db(work)
+    logger.info(
+        "job %s saved: %s bets, profit %s", job_id, summary.get("bets"), summary.get("profit")
+    )
+    return {"status": "success", "job_id": job_id, "summary": summary}

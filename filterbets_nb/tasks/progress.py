@@ -1,0 +1,117 @@
+"""Progress through task meta: a recorder on the task side, a reader on the client side.
+
+The recorder publishes ``PROGRESS`` states with one meta shape; the reader turns any task id into
+that same dict, whatever state the task is in, so a progress bar needs to know nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from celery.result import AsyncResult
+
+STAGES = ("fetch", "evaluate", "save")
+
+
+class _UpdatesState(Protocol):
+    def update_state(
+        self, task_id: str | None = ..., state: str | None = ..., meta: dict[str, Any] | None = ...
+    ) -> None: ...
+
+
+def progress_meta(
+    current: int,
+    total: int,
+    *,
+    stage: str = "",
+    description: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The one progress dict: current/total, percent (0-100), stage, description, extras."""
+    percent = 100.0 if total <= 0 else round(100.0 * min(current, total) / total, 2)
+    stage_index = STAGES.index(stage) + 1 if stage in STAGES else 0
+    return {
+        "current": int(current),
+        "total": int(total),
+        "percent": percent,
+        "stage": stage,
+        "stage_index": stage_index,
+        "stages": len(STAGES) if stage_index else 0,
+        "description": description,
+        **extra,
+    }
+
+
+class ProgressRecorder:
+    """Publishes ``PROGRESS`` meta for a bound task, at most every ``min_interval`` seconds
+    and every ``min_step`` percent, so a million-row backtest does not flood the backend."""
+
+    def __init__(
+        self,
+        task: _UpdatesState,
+        *,
+        stage: str,
+        description: str = "",
+        min_interval: float = 0.25,
+        min_step: float = 1.0,
+    ) -> None:
+        self.task = task
+        # Captured now: the task's request is thread-local, and database pages report progress
+        # from a helper thread.
+        request = getattr(task, "request", None)
+        self.task_id: str | None = getattr(request, "id", None)
+        self.stage = stage
+        self.description = description
+        self.min_interval = min_interval
+        self.min_step = min_step
+        self._last_time = float("-inf")
+        self._last_percent = float("-inf")
+        self.published = 0
+        #: The last meta published, for a task that must record where it stopped.
+        self.last: dict[str, Any] = {}
+
+    def set(self, current: int, total: int, *, force: bool = False, **extra: Any) -> bool:
+        """Record progress; returns whether it was published."""
+        meta = progress_meta(
+            current, total, stage=self.stage, description=self.description, **extra
+        )
+        now = time.monotonic()
+        due = (
+            now - self._last_time >= self.min_interval
+            and meta["percent"] - self._last_percent >= self.min_step
+        )
+        if not (due or force):
+            return False
+        self.task.update_state(task_id=self.task_id, state="PROGRESS", meta=meta)
+        self.last = meta
+        self._last_time, self._last_percent = now, meta["percent"]
+        self.published += 1
+        return True
+
+
+def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
+    """``{"task_id", "state", "ready", "progress": {...}, "result", "error"}`` for any task id."""
+    if app is None:
+        from filterbets_nb.tasks.celery_app import celery_app as app
+    result = AsyncResult(task_id, app=app)
+    state = result.state
+    info = result.info
+    progress: dict[str, Any] = {}
+    error: str | None = None
+    value: Any = None
+    if state == "PROGRESS" and isinstance(info, dict):
+        progress = info
+    elif state == "SUCCESS":
+        value = info
+        progress = progress_meta(1, 1, description="done")
+    elif state in ("FAILURE", "REVOKED"):
+        error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
+    return {
+        "task_id": task_id,
+        "state": state,
+        "ready": state in ("SUCCESS", "FAILURE", "REVOKED"),
+        "progress": progress,
+        "result": value,
+        "error": error,
+    }

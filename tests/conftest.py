@@ -1,0 +1,203 @@
+"""Fixtures: the real PostgreSQL and Redis on loopback, isolated data dirs, worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data" / "football-data"
+PG_ADMIN_URL = os.environ.get(
+    "FILTERBETS_TEST_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("FILTERBETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+APP = "filterbets_nb.tasks.celery_app"
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    """Services are required in CI (scripts/test starts them); elsewhere the tests skip."""
+    message = f"{what} is not reachable: {exc}"
+    if os.environ.get("CI") or os.environ.get("FILTERBETS_TEST_REQUIRE_SERVICES"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    async def main() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (async SQLAlchemy URL)."""
+    name = f"fbtest_{uuid.uuid4().hex[:10]}"
+    try:
+        _pg_admin(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        _unavailable("PostgreSQL", exc)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=3)
+        client.flushdb()  # the test suite's own database index
+        client.close()
+    except Exception as exc:
+        _unavailable("Redis", exc)
+    return REDIS_URL
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def embedded_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FILTERBETS_")}
+    env["FILTERBETS_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def services_env(data_dir: Path, pg: str, redis_url: str) -> dict[str, str]:
+    env = embedded_env(data_dir)
+    env.update(
+        FILTERBETS_DATABASE_URL=pg,
+        FILTERBETS_BROKER_URL=redis_url,
+        FILTERBETS_RESULT_BACKEND=redis_url,
+    )
+    return env
+
+
+class LoggedProcess:
+    """A child process writing to a log file: read the log, stop it politely, then firmly."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    stop_timeout: float = 20.0
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+class Worker(LoggedProcess):
+    """A real ``celery worker`` subprocess, stopped (or killed) by the test."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        concurrency: int = 2,
+        queues: str | None = "backtest,stats",
+    ) -> None:
+        self.log = log
+        name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        cmd = [sys.executable, "-m", "celery", "-A", APP, "worker"]
+        if queues:
+            cmd += ["-Q", queues]
+        cmd += ["-c", str(concurrency), "-n", name, "--loglevel", "INFO", "--logfile", str(log)]
+        self.process = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.text()}")
+            if " ready." in self.text():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"worker not ready: {self.text()}")
+
+    def child_pids(self) -> list[int]:
+        """Pool processes of this worker (Linux /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool: nothing gets to clean up."""
+        for child in self.child_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        self.process.kill()
+        self.process.wait(10)
+
+
+def run_py(env: dict[str, str], code: str, timeout: float = 180) -> Any:
+    """Run ``code`` in a fresh interpreter with ``env``; it prints one JSON value, returned here."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "filterbets_nb.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """This process configured for an embedded data dir of its own (SQLite)."""
+    from filterbets_nb.config import get_settings
+
+    for key in list(os.environ):
+        if key.startswith("FILTERBETS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("FILTERBETS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()

@@ -1,0 +1,157 @@
+"""Migrations, the natural-key upsert and all-or-nothing imports, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, inspect, select
+
+from filterbets_nb.config import get_settings
+from filterbets_nb.db import store
+from filterbets_nb.db.migrate import upgrade
+from filterbets_nb.db.models import Base, match_features_table, matches_table
+from filterbets_nb.db.session import engine_scope, run_async, run_coro
+from filterbets_nb.importer import CsvFormatError
+from filterbets_nb.loading import import_csv, load_demo
+from tests.conftest import SHARED_DATA
+
+FILES = sorted(SHARED_DATA.glob("*.csv"))
+needs_data = pytest.mark.skipif(not FILES, reason="shared football-data files absent")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """This process pointed at an empty, migrated database of each kind."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        run_coro(lambda: _drop_all(url))
+        monkeypatch.setenv("FILTERBETS_DATABASE_URL", url)
+        get_settings.cache_clear()
+    url = get_settings().database
+    upgrade(url)
+    yield url
+
+
+async def _drop_all(url: str) -> None:
+    async with engine_scope(url) as engine, engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
+def _count(table: object) -> int:
+    return run_async(lambda s: _scalar(s, select(func.count()).select_from(table)))  # type: ignore[arg-type]
+
+
+async def _scalar_any(session: object, stmt: object) -> Any:
+    return (await session.execute(stmt)).scalar_one()  # type: ignore[attr-defined]
+
+
+async def _scalar(session: object, stmt: object) -> int:
+    return int((await session.execute(stmt)).scalar_one())  # type: ignore[attr-defined]
+
+
+def test_migrations_create_every_table(database: str) -> None:
+    async def tables() -> set[str]:
+        async with engine_scope(database) as engine, engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+    names = run_coro(tables)
+    assert set(Base.metadata.tables) <= names
+    assert "alembic_version" in names
+    upgrade(database)  # idempotent
+
+
+@needs_data
+def test_import_real_files_is_idempotent(database: str) -> None:
+    first = import_csv(FILES)
+    assert (first.added, first.updated, first.unchanged) == (380 * len(FILES), 0, 0)
+    assert first.leagues == ["E0"]
+    assert _count(matches_table) == 380 * len(FILES)
+    assert _count(match_features_table) == 380 * len(FILES)
+    again = import_csv(FILES)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 380 * len(FILES))
+    matches = run_async(lambda s: store.load_matches(s, ["E0"], ["2019-20"]))
+    row = matches[(matches.home_team == "Liverpool") & (matches.away_team == "Norwich")].iloc[0]
+    assert (row.fthg, row.ftag) == (4, 1)
+    assert row.kickoff == pd.Timestamp("2019-08-09 20:00")
+    assert row.avg_home == pytest.approx(1.14)
+    extra = run_async(
+        lambda s: _scalar_any(
+            s, select(matches_table.c.odds_extra).where(matches_table.c.id == int(row.match_id))
+        )
+    )
+    assert extra["BWH"] == pytest.approx(1.14) and extra["B365AHH"] == pytest.approx(1.96)
+    # First match of the season, but form runs across seasons: Liverpool's last five of 2015-16.
+    assert row.home_played == 0
+    old = pd.read_csv(SHARED_DATA / "E0_2015-16.csv", encoding="latin-1")
+    old = old[(old.HomeTeam == "Liverpool") | (old.AwayTeam == "Liverpool")].tail(5)
+    points = sum(
+        3 if (r.FTR == "H") == (r.HomeTeam == "Liverpool") and r.FTR != "D" else int(r.FTR == "D")
+        for r in old.itertuples()
+    )
+    assert row.home_form_pts_5 == points
+
+
+@needs_data
+def test_changed_rows_are_updated_not_duplicated(database: str, tmp_path: Path) -> None:
+    source = SHARED_DATA / "E0_2019-20.csv"
+    import_csv([source])
+    lines = source.read_bytes().decode("latin-1").splitlines(keepends=True)
+    header = lines[0].rstrip("\r\n").split(",")
+    col = header.index("FTHG")
+    cells = lines[1].rstrip("\r\n").split(",")
+    cells[col] = "5"  # Liverpool 5-1 Norwich instead of 4-1
+    lines[1] = ",".join(cells) + "\r\n"
+    edited = tmp_path / "E0_2019-20.csv"
+    edited.write_bytes("".join(lines).encode("latin-1"))
+    report = import_csv([edited])
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 379)
+    assert _count(matches_table) == 380
+
+
+@needs_data
+def test_a_malformed_file_rejects_the_whole_import(database: str, tmp_path: Path) -> None:
+    import_csv([SHARED_DATA / "E0_2015-16.csv"])
+    before = _count(matches_table)
+    good = tmp_path / "E0_2019-20.csv"
+    shutil.copy(SHARED_DATA / "E0_2019-20.csv", good)
+    bad = tmp_path / "broken.csv"
+    text = (SHARED_DATA / "E0_2019-20.csv").read_text(encoding="latin-1").splitlines()
+    cells = text[10].split(",")
+    cells[5] = "x"  # FTHG of line 11
+    text[10] = ",".join(cells)
+    bad.write_text("\n".join(text) + "\n", encoding="latin-1")
+    with pytest.raises(CsvFormatError) as info:
+        import_csv([good, bad])
+    message = str(info.value)
+    assert "broken.csv" in message and "line 11" in message and "FTHG" in message
+    assert _count(matches_table) == before
+
+
+def test_demo_load_is_idempotent_and_has_features(database: str) -> None:
+    first = load_demo(n_matches=600, seed=3)
+    assert first.added == 600
+    assert load_demo(n_matches=600, seed=3).unchanged == 600
+    matches = run_async(lambda s: store.load_matches(s))
+    assert len(matches) == 600
+    assert matches["home_played"].notna().all()
+    stats = run_async(lambda s: store.load_team_stats(s))
+    assert not stats.empty and stats["played"].gt(0).all()
+
+
+def test_paged_loading_equals_one_query(database: str) -> None:
+    load_demo(n_matches=900, seed=5)
+    whole = run_async(lambda s: store.load_matches(s))
+    seen: list[int] = []
+    paged = run_async(lambda s: store.load_matches(s, page_size=128, progress=seen.append))
+    pd.testing.assert_frame_equal(whole, paged)
+    assert seen == [*range(128, 900, 128), 900]
+    empty = run_async(lambda s: store.load_matches(s, ["XX"], page_size=50))
+    assert empty.empty and list(empty.columns) == list(whole.columns)

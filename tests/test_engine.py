@@ -1,0 +1,343 @@
+"""The vectorised engine: hand-computed backtests and equality with the row-loop reference."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from filterbets_nb import schema
+from filterbets_nb.engine import BET_COLUMNS, run_backtest, settle
+from filterbets_nb.features import FEATURE_COLUMNS, with_features
+from filterbets_nb.filters import MARKETS, F, Filter, FilterError
+
+try:
+    from tests.reference_engine import reference_backtest
+except ImportError:  # tests/ is not a package: pytest puts it on sys.path itself
+    from reference_engine import reference_backtest  # type: ignore[no-redef]
+
+
+def _matches() -> pd.DataFrame:
+    """Six matches, deliberately not in kick-off order, with a kick-off tie (ids 5 and 2)."""
+    frame = pd.DataFrame(
+        {
+            "match_id": [5, 2, 9, 1, 7, 3],
+            "league": ["E0", "E0", "E0", "E1", "E0", "E0"],
+            "season": ["2019-20"] * 6,
+            "kickoff": pd.to_datetime(
+                [
+                    "2019-08-10 15:00",
+                    "2019-08-10 15:00",
+                    "2019-08-03 15:00",
+                    "2019-08-03 15:00",
+                    "2019-08-17 15:00",
+                    "2019-08-24 15:00",
+                ]
+            ),
+            "home_team": ["A", "B", "C", "X", "A", "C"],
+            "away_team": ["C", "D", "A", "Y", "B", "D"],
+            "fthg": [2, 0, 1, 3, 1, 0],
+            "ftag": [1, 0, 1, 0, 2, 0],
+            "hthg": [1.0, 0.0, 0.0, 1.0, np.nan, 0.0],
+            "htag": [0.0, 0.0, 1.0, 0.0, np.nan, 0.0],
+        }
+    )
+    for column in schema.ODDS_COLUMNS:
+        frame[column] = np.nan
+    frame["avg_home"] = [2.0, 1.8, 2.5, 1.3, np.nan, 3.0]
+    frame["avg_close_home"] = [1.9, 2.0, np.nan, 1.3, 1.5, 3.3]
+    frame["avg_draw"] = [3.4, 3.1, 3.2, 5.0, 3.5, 1.0]  # 1.0 is not a real price
+    frame["avg_under25"] = [2.1, 1.6, 1.7, 2.0, 2.2, 1.5]
+    frame["b365_under25"] = [2.0, 1.7, 1.65, 1.9, 2.3, 1.4]
+    frame["p"] = [0.6, 0.5, 0.45, 0.9, 0.5, np.nan]
+    return frame
+
+
+def test_hand_computed_flat_home() -> None:
+    result = run_backtest(_matches(), (F.league == "E0").bet("home", stake=2))
+    bets = result.bets
+    assert list(bets.columns) == list(BET_COLUMNS)
+    # E0 in kick-off order (tie at 08-10 broken by id): 9, 2, 5, 7 (no odds), 3.
+    assert bets["match_id"].tolist() == [9, 2, 5, 3]
+    assert bets["odds"].tolist() == [2.5, 1.8, 2.0, 3.0]
+    assert bets["won"].tolist() == [False, False, True, False]  # 1-1, 0-0, 2-1, 0-0
+    assert bets["profit"].tolist() == [-2.0, -2.0, 2.0, -2.0]
+    assert bets["cum_profit"].tolist() == [-2.0, -4.0, -2.0, -4.0]
+    assert bets["stake"].tolist() == [2.0] * 4
+    assert bets["closing_odds"].tolist()[1:] == [2.0, 1.9, 3.3]
+    assert math.isnan(bets["closing_odds"].iloc[0])
+    assert (bets["market"] == "home").all()
+    assert bets["fthg"].tolist() == [1, 0, 2, 0]
+    assert bets["won"].dtype == bool
+    assert result.selected == 5
+    assert result.skipped_no_odds == 1
+    assert result.skipped_no_edge == 0
+    assert result.matches_considered == 6
+    assert result.unsettled == 0
+    assert result.summary["bets"] == 4
+    assert result.summary["profit"] == -4.0
+    assert result.summary["roi"] == -0.5
+    assert result.summary["skipped_no_odds"] == 1
+
+
+def test_each_market_uses_its_own_column_and_settlement() -> None:
+    under = run_backtest(_matches(), Filter((), "under25"))
+    # goals 3, 0, 2, 3, 3, 0 -> under wins for ids 2, 9, 3 (<= 2 goals)
+    order = under.bets.set_index("match_id")
+    assert order["won"].to_dict() == {9: True, 1: False, 2: True, 5: False, 7: False, 3: True}
+    assert order.loc[7, "odds"] == 2.2
+    assert math.isclose(under.summary["profit"], 0.7 + 0.6 + 0.5 - 3, abs_tol=1e-12)
+    b365 = run_backtest(_matches(), Filter((), "under25", price="b365"))
+    assert b365.bets.set_index("match_id").loc[7, "odds"] == 2.3
+    draw = run_backtest(_matches(), Filter((), "draw"))
+    assert draw.skipped_no_odds == 1  # match 3 priced at 1.0
+    assert draw.bets["won"].sum() == 2  # 1-1 (id 9) and 0-0 (id 2)
+
+
+@pytest.mark.parametrize(
+    ("market", "expected"),
+    [
+        ("home", [False, False, True, True, False]),
+        ("draw", [True, True, False, False, False]),
+        ("away", [False, False, False, False, True]),
+        ("over25", [False, True, True, False, True]),
+        ("under25", [True, False, False, True, False]),
+        ("btts_yes", [False, True, True, False, True]),
+        ("btts_no", [True, False, False, True, False]),
+    ],
+)
+def test_settle(market: str, expected: list[bool]) -> None:
+    home = np.array([0, 2, 2, 1, 1], dtype=float)
+    away = np.array([0, 2, 1, 0, 3], dtype=float)
+    assert settle(market, home, away).tolist() == expected
+
+
+def test_kelly_hand_computed() -> None:
+    flt = Filter(
+        (F.league == "E0").rules,
+        "home",
+        stake=100,
+        staking="kelly",
+        kelly_fraction=0.5,
+        prob_field="p",
+    )
+    result = run_backtest(_matches(), flt)
+    # id 9: p .45 @2.5: f*=(1.125-1)/1.5=1/12 -> 100*.5/12; id 2: .5@1.8: (.9-1)<0 -> no edge
+    # id 5: .6@2.0: f*=.2 -> 10; id 7 no odds; id 3: p NaN -> no edge
+    assert result.bets["match_id"].tolist() == [9, 5]
+    assert result.bets["stake"].tolist() == pytest.approx([50 / 12, 10.0], abs=1e-12)
+    assert result.bets["profit"].tolist() == pytest.approx([-50 / 12, 10.0], abs=1e-12)
+    assert result.bets["prob"].tolist() == [0.45, 0.6]
+    assert result.skipped_no_edge == 2
+    assert result.skipped_no_odds == 1
+    assert result.selected == 5
+    assert result.summary["skipped_no_edge"] == 2
+
+
+def test_kelly_rejects_bad_probabilities_and_missing_column() -> None:
+    frame = _matches().assign(p=[0.5, 1.2, 0.5, 0.5, 0.5, 0.5])
+    flt = Filter((), "home", staking="kelly", prob_field="p")
+    with pytest.raises(FilterError, match=r"prob_field 'p'.*\[0, 1\]"):
+        run_backtest(frame, flt)
+    with pytest.raises(FilterError, match="'model_p'"):
+        run_backtest(frame, Filter((), "home", staking="kelly", prob_field="model_p"))
+
+
+def test_unsettled_matches_are_not_considered() -> None:
+    frame = _matches()
+    frame["fthg"] = frame["fthg"].astype(float)
+    frame.loc[frame["match_id"] == 5, "fthg"] = np.nan
+    result = run_backtest(frame, Filter((), "home"))
+    assert 5 not in result.bets["match_id"].tolist()
+    assert result.matches_considered == 5
+    assert result.unsettled == 1
+
+
+def test_missing_columns() -> None:
+    with pytest.raises(FilterError, match=r"rule 0 \(field 'home_ppg'\)"):
+        run_backtest(_matches(), (F.home_ppg > 1).bet("home"))
+    with pytest.raises(FilterError, match="pinnacle_btts_yes"):
+        run_backtest(
+            _matches().drop(columns=["pinnacle_btts_yes"]), Filter((), "btts_yes", price="pinnacle")
+        )
+    with pytest.raises(ValueError, match="fthg"):
+        run_backtest(_matches().drop(columns=["fthg"]), Filter((), "home"))
+
+
+def test_closing_odds_nan_without_close_column() -> None:
+    frame = _matches().drop(columns=["avg_close_home"])
+    bets = run_backtest(frame, Filter((), "home")).bets
+    assert bets["closing_odds"].isna().all()
+
+
+def test_empty_frame_and_no_bets() -> None:
+    calls: list[tuple[int, int]] = []
+    empty = _matches().iloc[:0]
+    result = run_backtest(empty, Filter((), "home"), progress=lambda a, b: calls.append((a, b)))
+    assert calls == [(0, 0)]
+    assert result.bets.empty
+    assert list(result.bets.columns) == list(BET_COLUMNS)
+    assert result.summary["bets"] == 0
+    assert math.isnan(result.summary["roi"])
+    none = run_backtest(_matches(), (F.league == "XX").bet("home"))
+    assert none.selected == 0
+    assert none.summary["bets"] == 0
+
+
+def test_progress_increases_to_total() -> None:
+    frame = pd.concat([_matches()] * 7, ignore_index=True)  # 42 rows
+    frame["match_id"] = np.arange(len(frame))
+    calls: list[tuple[int, int]] = []
+    result = run_backtest(
+        frame, Filter((), "home"), progress=lambda a, b: calls.append((a, b)), chunk_size=10
+    )
+    assert calls == [(10, 42), (20, 42), (30, 42), (40, 42), (42, 42)]
+    whole = run_backtest(frame, Filter((), "home"))
+    pd.testing.assert_frame_equal(result.bets, whole.bets)
+    with pytest.raises(ValueError, match="chunk_size"):
+        run_backtest(frame, Filter((), "home"), chunk_size=0)
+
+
+# ------------------------------------------------------------------ engine == reference property
+
+_GRID = np.array([1.0, 1.5, 1.8, 2.0, 2.5, 3.1, 4.0])
+_LEAGUES = ["E0", "E1", "SP1"]
+_SEASONS = ["2018-19", "2019-20"]
+_TEAMS = ["A", "B", "C", "D", "E", "F"]
+
+
+def random_matches(seed: int, n: int) -> pd.DataFrame:
+    """Random schema-shaped matches: kick-off ties, NaN odds, grid odds (so '=' can match)."""
+    rng = np.random.default_rng(seed)
+    day = rng.integers(0, 12, n)
+    frame = pd.DataFrame(
+        {
+            "match_id": rng.permutation(n) + 100,
+            "league": rng.choice(_LEAGUES, n),
+            "season": np.where(day < 6, _SEASONS[0], _SEASONS[1]),
+            "kickoff": pd.Timestamp("2019-08-01")
+            + pd.to_timedelta(day, "D")
+            + pd.to_timedelta(rng.choice([0, 15], n), "h"),
+            "home_team": rng.choice(_TEAMS, n),
+            "away_team": rng.choice(_TEAMS, n),
+            "fthg": rng.integers(0, 4, n).astype(float),
+            "ftag": rng.integers(0, 4, n).astype(float),
+            "hthg": np.nan,
+            "htag": np.nan,
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "fthg"] = np.nan  # a few unplayed fixtures
+    odds = np.where(
+        rng.random((n, len(schema.ODDS_COLUMNS))) < 0.7,
+        rng.choice(_GRID, (n, len(schema.ODDS_COLUMNS))),
+        np.round(rng.uniform(1.01, 6.0, (n, len(schema.ODDS_COLUMNS))), 2),
+    )
+    odds[rng.random(odds.shape) < 0.15] = np.nan
+    frame = pd.concat([frame, pd.DataFrame(odds, columns=list(schema.ODDS_COLUMNS))], axis=1)
+    p = rng.uniform(0.0, 1.0, n)
+    p[rng.random(n) < 0.1] = np.nan
+    frame["p"] = p
+    return with_features(frame)
+
+
+_NUMERIC = st.sampled_from(
+    [f"{m}_odds" for m in schema.ODDS_MARKETS]
+    + ["b365_home", "max_over25", "pinnacle_close_draw"]
+    + [c for c in FEATURE_COLUMNS if "form" in c or "ppg" in c or "played" in c]
+)
+_EXACT = st.sampled_from([*_GRID.tolist(), 0, 1, 3, 5])  # values the data holds exactly
+_NUM_VALUES = st.one_of(_EXACT, _EXACT, st.floats(min_value=0, max_value=10))
+_DATES = st.sampled_from([f"2019-08-{d:02d}" for d in range(1, 14)])
+
+
+def _rule(
+    field: st.SearchStrategy[str], values: st.SearchStrategy[Any], ops: list[str]
+) -> st.SearchStrategy[dict[str, Any]]:
+    def build(f: str, op: str, a: Any, b: Any, extra: list[Any]) -> dict[str, Any]:
+        if op == "between":
+            return {"field": f, "op": op, "value": sorted([a, b])}
+        if op == "in":
+            return {"field": f, "op": op, "value": [a, *extra]}
+        return {"field": f, "op": op, "value": a}
+
+    return st.builds(
+        build, field, st.sampled_from(ops), values, values, st.lists(values, max_size=2)
+    )
+
+
+_ALL_OPS = ["=", "!=", ">", "<", ">=", "<=", "in", "between"]
+_RULES = st.one_of(
+    _rule(st.just("league"), st.sampled_from([*_LEAGUES, "XX"]), ["=", "!=", "in"]),
+    _rule(st.just("season"), st.sampled_from([*_SEASONS, "2020-21"]), _ALL_OPS),
+    _rule(st.just("date"), _DATES, _ALL_OPS),
+    _rule(_NUMERIC, _NUM_VALUES, _ALL_OPS),
+)
+
+
+@st.composite
+def random_filters(draw: st.DrawFn) -> Filter:
+    d: dict[str, Any] = {
+        "rules": draw(st.lists(_RULES, max_size=3)),
+        "market": draw(st.sampled_from(MARKETS)),
+        "price": draw(st.sampled_from(schema.PRICE_SOURCES)),
+        "stake": draw(st.sampled_from([1.0, 2.5, 0.3, 100.0])),
+        "staking": draw(st.sampled_from(["flat", "kelly"])),
+    }
+    if d["staking"] == "kelly":
+        d["kelly_fraction"] = draw(st.sampled_from([0.1, 0.25, 1.0, 0.33]))
+        d["prob_field"] = "p"
+    return Filter.from_dict(d)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 80),
+    flt=random_filters(),
+    chunk=st.sampled_from([1, 7, 100_000]),
+)
+def test_engine_matches_reference(seed: int, n: int, flt: Filter, chunk: int) -> None:
+    frame = random_matches(seed, n)
+    got = run_backtest(frame, flt, chunk_size=chunk)
+    ref = reference_backtest(frame, flt.to_dict())
+    assert got.matches_considered == ref.matches_considered
+    assert got.selected == ref.selected
+    assert got.skipped_no_odds == ref.skipped_no_odds
+    assert got.skipped_no_edge == ref.skipped_no_edge
+    assert len(got.bets) == len(ref.bets)
+    assert got.bets["match_id"].tolist() == [b["match_id"] for b in ref.bets]
+    assert got.bets["won"].tolist() == [b["won"] for b in ref.bets]
+    for column in ("odds", "stake", "profit", "cum_profit", "closing_odds", "prob"):
+        for mine, theirs in zip(
+            got.bets[column].tolist(), [b[column] for b in ref.bets], strict=True
+        ):
+            assert _same(mine, theirs), (column, mine, theirs)
+    assert got.bets["kickoff"].tolist() == [b["kickoff"] for b in ref.bets]
+    assert _same(got.summary["profit"], sum(b["profit"] for b in ref.bets))
+    assert got.filter.mask(frame).sum() >= got.selected
+
+
+def test_arrow_table_input_gives_the_same_result() -> None:
+    import pyarrow as pa
+
+    from filterbets_nb.engine import run_backtest
+    from filterbets_nb.filters import F
+    from filterbets_nb.synthetic import generate_matches
+
+    matches = generate_matches(n_matches=500, seed=11)
+    flt = F.home_odds.between(1.5, 2.5).bet("home")
+    from_pandas = run_backtest(matches, flt)
+    from_arrow = run_backtest(pa.Table.from_pandas(matches), flt)
+    pd.testing.assert_frame_equal(from_pandas.bets, from_arrow.bets)
+    assert len(from_arrow.bets) > 0

@@ -1,0 +1,53 @@
+"""Notebook 05 again, against Redis and PostgreSQL: the same stored outputs, other URLs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SHARED_DATA, _pg_admin, services_env
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared football-data files absent"),
+]
+
+
+def test_notebook_05_on_services(pg_url: str, redis_url: str, tmp_path: Path) -> None:
+    name = "fbnb05_" + pg_url.rsplit("_", 1)[1]
+    database = pg_url.rsplit("/", 1)[0] + "/" + name
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        notebook_redis = redis_url.rsplit("/", 1)[0] + "/11"
+        env = services_env(tmp_path / "data", database, notebook_redis)
+        env["FILTERBETS_CSV_DIR"] = str(SHARED_DATA)
+        import redis
+
+        redis.Redis.from_url(notebook_redis).flushdb()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--nbval",
+                "--nbval-sanitize-with",
+                "notebooks/sanitize.cfg",
+                "notebooks/05_real_data_and_services.ipynb",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=800,
+        )
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout

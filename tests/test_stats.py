@@ -1,0 +1,206 @@
+"""Summary statistics against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from filterbets_nb.stats import (
+    SUMMARY_KEYS,
+    compute_stats,
+    equity_curve,
+    from_jsonable,
+    longest_streaks,
+    monthly_breakdown,
+    to_jsonable,
+    wilson_interval,
+)
+
+
+def _bets() -> pd.DataFrame:
+    """Five bets: W W W L L; the fourth stakes 2 units."""
+    return pd.DataFrame(
+        {
+            "kickoff": pd.to_datetime(
+                ["2019-08-10", "2019-08-24", "2019-09-01", "2019-09-14", "2019-10-05"]
+            ),
+            "odds": [2.0, 1.5, 3.0, 2.0, 4.0],
+            "closing_odds": [1.8, np.nan, 3.3, 2.0, np.nan],
+            "stake": [1.0, 1.0, 1.0, 2.0, 1.0],
+            "won": [True, True, True, False, False],
+            "profit": [1.0, 0.5, 2.0, -2.0, -1.0],
+        }
+    )
+
+
+def test_counts_and_money() -> None:
+    s = compute_stats(_bets(), skipped_no_odds=3, skipped_no_edge=1, matches_considered=40)
+    assert list(s.index) == list(SUMMARY_KEYS)
+    assert (s["bets"], s["wins"], s["losses"], s["pushes"]) == (5, 3, 2, 0)
+    assert s["hit_rate"] == 0.6
+    assert s["staked"] == 6.0
+    assert s["profit"] == 0.5
+    assert s["roi"] == pytest.approx(0.5 / 6, abs=1e-15)
+    assert (s["skipped_no_odds"], s["skipped_no_edge"], s["matches_considered"]) == (3, 1, 40)
+    assert s["first_bet"] == pd.Timestamp("2019-08-10")
+    assert s["last_bet"] == pd.Timestamp("2019-10-05")
+
+
+def test_odds_figures() -> None:
+    s = compute_stats(_bets())
+    assert s["avg_odds"] == 2.5  # 12.5 / 5
+    assert (s["min_odds"], s["median_odds"], s["max_odds"]) == (1.5, 2.0, 4.0)
+    # 1/odds = 1/2, 2/3, 1/3, 1/2, 1/4 -> sum 9/4
+    assert s["expected_wins"] == pytest.approx(2.25, abs=1e-12)
+    assert s["implied_prob"] == pytest.approx(0.45, abs=1e-12)
+
+
+def test_p_value_poisson_binomial_normal_approximation() -> None:
+    s = compute_stats(_bets())
+    # sum q(1-q) = 1/4 + 2/9 + 2/9 + 1/4 + 3/16 = 163/144; z = (3 - 9/4) / sqrt(163/144)
+    z = 9 / math.sqrt(163)
+    assert s["z_score"] == pytest.approx(z, abs=1e-12)
+    assert s["p_value"] == pytest.approx(0.4808510580715232, abs=1e-12)
+
+
+def test_wilson_interval() -> None:
+    low, high = wilson_interval(3, 5)
+    assert (low, high) == pytest.approx((0.2307, 0.8824), abs=5e-5)  # textbook values
+    s = compute_stats(_bets())
+    assert (s["hit_rate_ci_low"], s["hit_rate_ci_high"]) == (low, high)
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_streaks() -> None:
+    s = compute_stats(_bets())
+    assert (s["longest_win_streak"], s["longest_losing_streak"]) == (3, 2)
+    won = np.array([False, True, False, False, False, True, True, False])
+    assert longest_streaks(won) == (2, 3)
+    assert longest_streaks(np.array([True])) == (1, 0)
+    assert longest_streaks(np.zeros(0, dtype=bool)) == (0, 0)
+
+
+def test_drawdown() -> None:
+    s = compute_stats(_bets())
+    # cum profit 1, 1.5, 3.5, 1.5, 0.5 -> peak 3.5, trough 0.5
+    assert s["max_drawdown"] == 3.0
+    # bank = 100 x mean stake = 120; peak bankroll 123.5
+    assert s["starting_bank"] == 120.0
+    assert s["max_drawdown_pct"] == pytest.approx(3.0 / 123.5 * 100, abs=1e-12)
+    s = compute_stats(_bets(), starting_bank=10.0)
+    assert s["max_drawdown_pct"] == pytest.approx(3.0 / 13.5 * 100, abs=1e-12)
+
+
+def test_drawdown_from_the_start() -> None:
+    # The curve starts at 0 before the first bet: losing straight away is a drawdown.
+    bets = pd.DataFrame(
+        {
+            "odds": [2.0, 2.0, 2.0],
+            "stake": [1.0] * 3,
+            "won": [False, False, True],
+            "profit": [-1.0, -1.0, 1.0],
+        }
+    )
+    s = compute_stats(bets)
+    assert s["max_drawdown"] == 2.0
+    assert s["max_drawdown_pct"] == pytest.approx(2.0, abs=1e-12)  # 2 / 100
+    assert pd.isna(s["first_bet"])
+
+
+def test_closing_line_value_and_expected_value() -> None:
+    s = compute_stats(_bets())
+    clv = [2.0 / 1.8 - 1, 3.0 / 3.3 - 1, 0.0]
+    assert s["clv_bets"] == 3
+    assert s["clv_mean"] == pytest.approx(sum(clv) / 3, abs=1e-12)
+    # stake-weighted (stakes 1, 1, 2) mean of odds/closing - 1
+    assert s["expected_value"] == pytest.approx((clv[0] + clv[1] + 2 * clv[2]) / 4, abs=1e-12)
+    no_close = compute_stats(_bets().drop(columns=["closing_odds"]))
+    assert no_close["clv_bets"] == 0
+    assert math.isnan(no_close["clv_mean"])
+    assert math.isnan(no_close["expected_value"])
+
+
+def test_zero_bets_gives_zero_counts_and_nan_ratios() -> None:
+    s = compute_stats(_bets().iloc[:0])
+    for key in ("bets", "wins", "losses", "pushes", "clv_bets", "longest_win_streak"):
+        assert s[key] == 0
+    assert s["staked"] == 0.0
+    assert s["profit"] == 0.0
+    assert s["max_drawdown"] == 0.0
+    for key in (
+        "hit_rate",
+        "roi",
+        "avg_odds",
+        "median_odds",
+        "p_value",
+        "z_score",
+        "hit_rate_ci_low",
+        "implied_prob",
+        "clv_mean",
+        "expected_value",
+        "max_drawdown_pct",
+        "matches_considered",
+    ):
+        assert math.isnan(s[key]), key
+    assert pd.isna(s["first_bet"])
+    json.dumps(to_jsonable(s))
+
+
+def test_equity_curve() -> None:
+    curve = equity_curve(_bets())
+    assert curve.index.name == "kickoff"
+    assert curve.index[0] == pd.Timestamp("2019-08-10")
+    assert curve["bet"].tolist() == [1, 2, 3, 4, 5]
+    assert curve["cum_profit"].tolist() == [1.0, 1.5, 3.5, 1.5, 0.5]
+    assert curve["peak"].tolist() == [1.0, 1.5, 3.5, 3.5, 3.5]
+    assert curve["drawdown"].tolist() == [0.0, 0.0, 0.0, 2.0, 3.0]
+    losing = equity_curve(pd.DataFrame({"profit": [-1.0, 0.5]}))
+    assert losing.index.name == "bet"
+    assert losing["peak"].tolist() == [0.0, 0.0]
+    assert losing["drawdown"].tolist() == [1.0, 0.5]
+
+
+def test_monthly_breakdown() -> None:
+    monthly = monthly_breakdown(_bets())
+    assert monthly.index.tolist() == ["2019-08", "2019-09", "2019-10"]
+    assert monthly["bets"].tolist() == [2, 2, 1]
+    assert monthly["wins"].tolist() == [2, 1, 0]
+    assert monthly["staked"].tolist() == [2.0, 3.0, 1.0]
+    assert monthly["profit"].tolist() == [1.5, 0.0, -1.0]
+    assert monthly["roi"].tolist() == [0.75, 0.0, -1.0]
+    assert monthly["hit_rate"].tolist() == [1.0, 0.5, 0.0]
+
+
+def test_jsonable_round_trip() -> None:
+    s = compute_stats(_bets(), skipped_no_odds=2)
+    data = to_jsonable(s)
+    assert json.loads(json.dumps(data)) == data
+    assert type(data["bets"]) is int
+    assert type(data["roi"]) is float
+    assert data["first_bet"] == "2019-08-10T00:00:00"
+    back = from_jsonable(data)
+    pd.testing.assert_series_equal(back, s)
+    empty = compute_stats(_bets().iloc[:0])
+    data = to_jsonable(empty)
+    assert data["roi"] is None and data["first_bet"] is None
+    pd.testing.assert_series_equal(from_jsonable(data), empty)
+
+
+def test_to_jsonable_converts_numpy_types() -> None:
+    s = pd.Series(
+        {
+            "a": np.int64(3),
+            "b": np.float32(0.5),
+            "c": np.nan,
+            "d": np.bool_(True),
+            "e": pd.NaT,
+            "f": "x",
+        }
+    )
+    assert to_jsonable(s) == {"a": 3, "b": 0.5, "c": None, "d": True, "e": None, "f": "x"}

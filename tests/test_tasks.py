@@ -1,0 +1,452 @@
+"""The task system under stress, with real workers: progress, retries, crashes, routing, beat.
+
+Every scenario runs a real ``celery worker`` subprocess and a client in a fresh interpreter.
+The embedded mode (SQLite + filesystem broker) and the services mode (Redis + PostgreSQL) share
+the scenarios that make sense for both; breaking a server uses a server of the test's own.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Worker, cli, embedded_env, free_port, run_py, services_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+#: Small pages and an eager recorder, so a modest data set shows many PROGRESS updates.
+SLOW = {"FILTERBETS_FETCH_PAGE_SIZE": "100", "FILTERBETS_PROGRESS_INTERVAL": "0.01"}
+N_MATCHES = 12_000
+FILTER = {
+    "rules": [{"field": "home_odds", "op": "between", "value": [1.4, 2.6]}],
+    "market": "home",
+    "price": "avg",
+    "stake": 1.0,
+}
+
+PRELUDE = """
+import json, time, uuid
+import filterbets_nb as fb
+from celery import chain
+from filterbets_nb.db import store
+from filterbets_nb.db.session import run_async
+from filterbets_nb.tasks.progress import read_progress
+fb.connect(start_worker=False, quiet=True)
+FILTER = json.loads({filter!r})
+
+def bet_count(job_id):
+    from sqlalchemy import func, select
+    from filterbets_nb.db.models import BacktestBet
+    async def q(s):
+        stmt = select(func.count(), func.count(func.distinct(BacktestBet.seq)))
+        return tuple((await s.execute(stmt.where(BacktestBet.job_id == job_id))).one())
+    return run_async(q)
+
+def wait_state(task_id, states, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if read_progress(task_id)["state"] in states:
+            return True
+        time.sleep(0.01)
+    return False
+"""
+
+
+#: Submit a backtest and SIGKILL the given processes as soon as evaluate_filter reports progress.
+KILL_IN_EVALUATE = """
+import os, signal
+run = fb.backtest(FILTER)
+assert wait_state(run.task_ids[1], ("PROGRESS",))
+for pid in {pids}:
+    os.kill(pid, signal.SIGKILL)
+killed = read_progress(run.task_ids[2])["state"] == "PENDING"
+print(json.dumps({{"job_id": run.job_id, "killed": killed}}))
+"""
+
+
+def client(env: dict[str, str], body: str, timeout: float = 300) -> dict:
+    return run_py(env, PRELUDE.format(filter=json.dumps(FILTER)) + body, timeout=timeout)
+
+
+def assert_one_set_of_bets(env: dict[str, str], job_id: str, timeout: float) -> None:
+    """Wait for the job; it must succeed with exactly one set of bets, the one summarised."""
+    out = client(
+        env,
+        f"""
+run = fb.load_results({job_id!r})
+run.wait({timeout})
+print(json.dumps({{"state": run.state, "bets": bet_count(run.job_id),
+                  "summary_bets": int(run.summary()["bets"])}}))
+""",
+    )
+    assert out["state"] == "SUCCESS"
+    rows, distinct = out["bets"]
+    assert rows == distinct == out["summary_bets"] > 0
+
+
+@pytest.fixture(scope="module", params=["embedded", "services"])
+def env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """A migrated database holding N_MATCHES synthetic matches, in each mode."""
+    data_dir = tmp_path_factory.mktemp(f"tasks-{request.param}")
+    if request.param == "embedded":
+        env = embedded_env(data_dir)
+    else:
+        pg = request.getfixturevalue("pg_url").replace("/fbtest_", "/fbtasks_")
+        _create_db(request, pg)
+        env = services_env(data_dir, pg, request.getfixturevalue("redis_url"))
+    env.update(SLOW)
+    env["FILTERBETS_TEST_MODE"] = request.param
+    proc = cli(env, "db", "upgrade")
+    assert proc.returncode == 0, proc.stderr
+    client(env, f"fb.load_demo(n_matches={N_MATCHES}, seed=2)\nprint(1)")
+    yield env
+
+
+def _create_db(request: pytest.FixtureRequest, url: str) -> None:
+    from tests.conftest import _pg_admin
+
+    name = url.rsplit("/", 1)[1]
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    request.addfinalizer(lambda: _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def worker(env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
+    w = Worker(env, tmp_path / "worker.log", concurrency=1)
+    yield w
+    w.stop()
+
+
+def test_progress_meta_goes_up_while_it_runs(env: dict[str, str], worker: Worker) -> None:
+    out = client(
+        env,
+        """
+run = fb.backtest(FILTER)
+seen = []
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    link = read_progress(run.task_ids[1])
+    if link["state"] == "PROGRESS":
+        seen.append(link["progress"]["percent"])
+    if link["state"] in ("SUCCESS", "FAILURE"):
+        break
+    time.sleep(0.005)
+run.wait(60)
+print(json.dumps({"seen": seen, "state": run.state, "final": run.status()["progress"]}))
+""",
+    )
+    assert out["state"] == "SUCCESS"
+    distinct = sorted(set(out["seen"]))
+    assert len(distinct) >= 3, out["seen"]
+    assert out["seen"] == sorted(out["seen"]), "progress went backwards"
+    assert all(0 <= p <= 100 for p in distinct)
+
+
+def test_a_bad_filter_fails_at_once_without_retry(env: dict[str, str], worker: Worker) -> None:
+    out = client(
+        env,
+        """
+from filterbets_nb.tasks.backtest_tasks import evaluate_filter, fetch_matches, save_results
+job_id, ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(3)]
+bad = {"rules": [{"field": "home_oods", "op": ">", "value": 2}], "market": "home"}
+run_async(lambda s: store.create_job(s, job_id, bad, {}, ids))  # bypasses client validation
+chain(fetch_matches.s(job_id).set(task_id=ids[0]), evaluate_filter.s().set(task_id=ids[1]),
+      save_results.s().set(task_id=ids[2])).apply_async()
+run = fb.load_results(job_id)
+try:
+    run.wait(60)
+except fb.BacktestFailed as exc:
+    error = str(exc)
+job = run_async(lambda s: store.get_job(s, job_id))
+print(json.dumps({"error": error, "status": job.status, "stored": job.error,
+                  "fetch": read_progress(ids[0])["state"], "bets": bet_count(job_id)[0]}))
+""",
+    )
+    assert out["status"] == "FAILURE" and out["fetch"] == "FAILURE"
+    assert "home_oods" in out["stored"] and "FilterError" in out["stored"]
+    assert out["bets"] == 0
+    time.sleep(0.5)
+    assert "Retry in" not in worker.text()
+
+
+def test_unreachable_database_is_retried_then_fails(env: dict[str, str], tmp_path: Path) -> None:
+    if env["FILTERBETS_TEST_MODE"] != "services":
+        pytest.skip("needs a database server to be unreachable")
+    broken = dict(env)
+    port = free_port()  # nothing listens here
+    broken["FILTERBETS_DATABASE_URL"] = env["FILTERBETS_DATABASE_URL"].replace(
+        "127.0.0.1:5432", f"127.0.0.1:{port}"
+    )
+    w = Worker(broken, tmp_path / "broken.log", concurrency=1)
+    try:
+        out = client(
+            env,
+            """
+run = fb.backtest(FILTER)
+try:
+    run.wait(120)
+    error = None
+except fb.BacktestFailed as exc:
+    error = str(exc)
+job = run_async(lambda s: store.get_job(s, run.job_id))
+print(json.dumps({"error": error, "status": job.status, "stored": job.error}))
+""",
+        )
+    finally:
+        w.stop()
+    assert out["status"] == "FAILURE", out
+    assert "Connect" in out["stored"] or "connect" in out["stored"], out["stored"]
+    assert w.text().count("Retry in") == 3, w.text()[-3000:]
+
+
+def test_worker_killed_mid_evaluate_leaves_one_set_of_bets(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL the pool process running evaluate_filter: the message goes back (acks_late +
+    reject_on_worker_lost), a fresh process runs it again, and the job has one set of bets."""
+    slow = {**env, "FILTERBETS_FETCH_PAGE_SIZE": "40"}
+    w = Worker(slow, tmp_path / "w.log", concurrency=1)
+    submit = client(slow, KILL_IN_EVALUATE.format(pids=w.child_pids()))
+    assert submit["killed"]
+    try:
+        assert_one_set_of_bets(env, submit["job_id"], timeout=180)
+    finally:
+        w.stop()
+    assert "WorkerLostError" in w.text() or "exited" in w.text() or "signal 9" in w.text()
+
+
+def test_whole_worker_killed_a_new_worker_finishes(env: dict[str, str], tmp_path: Path) -> None:
+    """Redis keeps the unacknowledged message; after the visibility timeout a new worker
+    gets it. (The filesystem transport drops a message once fetched, so embedded mode relies
+    on the pool-process case above.)"""
+    if env["FILTERBETS_TEST_MODE"] != "services":
+        pytest.skip("the filesystem transport cannot redeliver a message a killed worker held")
+    short = {**env, "FILTERBETS_VISIBILITY_TIMEOUT": "4", "FILTERBETS_FETCH_PAGE_SIZE": "40"}
+    first = Worker(short, tmp_path / "first.log", concurrency=1)
+    pids = [first.process.pid, *first.child_pids()]
+    submit = client(short, KILL_IN_EVALUATE.format(pids=pids))
+    assert submit["killed"]
+    first.process.wait(10)
+    second = Worker(short, tmp_path / "second.log", concurrency=1)
+    try:
+        assert_one_set_of_bets(short, submit["job_id"], timeout=120)
+    finally:
+        second.stop()
+    assert "evaluate_filter" in second.text()
+
+
+def test_redis_restart_between_submit_and_finish(env: dict[str, str], tmp_path: Path) -> None:
+    if env["FILTERBETS_TEST_MODE"] != "services":
+        pytest.skip("services mode only")
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server binary not installed")
+    port = free_port()
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+    args += ["--appendonly", "yes", "--save", ""]
+    redis_proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    own = {**env, "FILTERBETS_BROKER_URL": url, "FILTERBETS_RESULT_BACKEND": url}
+    time.sleep(0.5)
+    w = Worker(own, tmp_path / "w.log", concurrency=1)
+    try:
+        submit = client(
+            own,
+            """
+run = fb.backtest(FILTER)
+print(json.dumps({"job_id": run.job_id}))
+""",
+        )
+        redis_proc.terminate()  # SIGTERM: Redis flushes its append-only file and exits
+        redis_proc.wait(10)
+        time.sleep(1.0)
+        redis_proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        assert_one_set_of_bets(own, submit["job_id"], timeout=180)
+    finally:
+        w.stop()
+        redis_proc.terminate()
+        redis_proc.wait(10)
+
+
+def test_soft_time_limit_fails_with_partial_progress(env: dict[str, str], worker: Worker) -> None:
+    out = client(
+        env,
+        """
+run = fb.backtest(FILTER, soft_time_limit=0.3)
+try:
+    run.wait(120)
+    error = None
+except fb.BacktestFailed as exc:
+    error = str(exc)
+job = run_async(lambda s: store.get_job(s, run.job_id))
+print(json.dumps({"error": error, "status": job.status, "progress": job.progress}))
+""",
+    )
+    assert out["status"] == "FAILURE"
+    assert "time limit" in out["error"]
+    assert out["progress"]["stage"] == "evaluate"
+    assert 0 < out["progress"]["percent"] < 100
+
+
+def test_cancel_revokes_the_chain(env: dict[str, str], worker: Worker) -> None:
+    out = client(
+        env,
+        """
+run = fb.backtest(FILTER)
+assert wait_state(run.task_ids[1], ("PROGRESS",))
+run.cancel()
+try:
+    run.wait(60)
+    outcome = "finished"
+except fb.BacktestCancelled:
+    outcome = "cancelled"
+time.sleep(1.0)
+print(json.dumps({"outcome": outcome, "state": run.state,
+                  "save": read_progress(run.task_ids[2])["state"]}))
+""",
+    )
+    assert out["outcome"] == "cancelled" and out["state"] == "REVOKED"
+    assert out["save"] in ("PENDING", "REVOKED")
+
+
+def test_routing_plain_worker_consumes_both_queues(env: dict[str, str], tmp_path: Path) -> None:
+    """A worker started without -Q serves both queues; one on another queue leaves the job
+    PENDING, and the status check tells that queued id from an unknown one."""
+    if env["FILTERBETS_TEST_MODE"] != "services":
+        pytest.skip("routing is the same in both modes; checked once")
+    wrong = Worker(env, tmp_path / "wrong.log", concurrency=1, queues="celery")
+    try:
+        out = client(
+            env,
+            """
+run = fb.backtest(FILTER)
+time.sleep(3)
+queued = fb.task_status(run.task_ids[0])
+unknown = fb.task_status(str(uuid.uuid4()))
+run.cancel()
+print(json.dumps({"queued": queued, "unknown": unknown}, default=str))
+""",
+        )
+    finally:
+        wrong.stop()
+    assert out["queued"]["status"] == "PENDING" and out["queued"]["pending"] == "queued"
+    assert out["unknown"]["status"] == "PENDING" and out["unknown"]["pending"] == "unknown"
+    plain = Worker(env, tmp_path / "plain.log", concurrency=1, queues=None)
+    try:
+        out = client(
+            env,
+            """
+run = fb.backtest(FILTER)
+run.wait(120)
+from filterbets_nb.tasks.stats_tasks import refresh_all_team_stats_task
+r = refresh_all_team_stats_task.delay()
+print(json.dumps({"backtest": run.state, "refresh": r.get(timeout=60)}))
+""",
+        )
+    finally:
+        plain.stop()
+    assert out["backtest"] == "SUCCESS"
+    assert out["refresh"]["status"] == "dispatched" and out["refresh"]["leagues"]
+
+
+def test_beat_entry_is_due_at_two_and_fires_the_refresh(
+    env: dict[str, str], worker: Worker
+) -> None:
+    schedule = client(
+        env,
+        """
+import datetime as dt
+from filterbets_nb.tasks.celery_app import celery_app
+celery_app.loader.import_default_modules()
+entry = celery_app.conf.beat_schedule["refresh-team-stats-daily"]
+cron, utc, due = entry["schedule"], dt.UTC, {}
+for label, now in (("02:00:01", dt.datetime(2026, 11, 25, 2, 0, 1, tzinfo=utc)),
+                   ("01:59:00", dt.datetime(2026, 11, 25, 1, 59, 0, tzinfo=utc))):
+    cron.nowfun = lambda now=now: now
+    due[label] = cron.is_due(dt.datetime(2026, 11, 24, 2, 0, 0, tzinfo=utc))[0]
+print(json.dumps({"task": entry["task"], "registered": entry["task"] in celery_app.tasks,
+                  "queue": celery_app.amqp.router.route({}, entry["task"])["queue"].name,
+                  "due": due}))
+""",
+    )
+    assert schedule["registered"] and schedule["queue"] == "stats"
+    assert schedule["due"] == {"02:00:01": True, "01:59:00": False}
+    task_name = schedule["task"]
+    # Fire the scheduled name exactly as beat would, through the celery command line.
+    before = client(
+        env,
+        "stats = run_async(lambda s: store.load_team_stats(s))\n"
+        "print(json.dumps(str(stats.updated_at.max())))",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "filterbets_nb.tasks.celery_app", "call", task_name],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    task_id = proc.stdout.strip().splitlines()[-1]
+    out = client(
+        env,
+        f"""
+from celery.result import AsyncResult, GroupResult
+from filterbets_nb.tasks.celery_app import celery_app
+info = AsyncResult({task_id!r}, app=celery_app).get(timeout=60)
+GroupResult.restore(info["group_id"], app=celery_app).get(timeout=120)
+stats = run_async(lambda s: store.load_team_stats(s))
+print(json.dumps({{"leagues": info["leagues"], "after": str(stats.updated_at.max()),
+                   "teams": len(stats)}}))
+""",
+    )
+    assert out["leagues"] and out["teams"] > 0
+    assert out["after"] > before
+
+
+def test_many_tasks_in_one_worker_leak_no_connections(env: dict[str, str], tmp_path: Path) -> None:
+    """200 database tasks through one pool process: no 'attached to a different loop', no
+    'another operation is in progress', and no connection left open afterwards."""
+    if env["FILTERBETS_TEST_MODE"] != "services":
+        pytest.skip("counts PostgreSQL connections")
+    w = Worker(env, tmp_path / "w.log", concurrency=1)
+    try:
+        out = client(
+            env,
+            """
+from celery import group
+from filterbets_nb.tasks.stats_tasks import refresh_league_stats_task
+import asyncpg, asyncio, os
+results = group(refresh_league_stats_task.s("SYN1") for _ in range(200)).apply_async()
+values = results.get(timeout=600)
+url = os.environ["FILTERBETS_DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+async def count():
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")
+    finally:
+        await conn.close()
+time.sleep(1.0)
+print(json.dumps({"ok": sum(v["status"] == "success" for v in values),
+                  "open": asyncio.run(count())}))
+""",
+            timeout=700,
+        )
+    finally:
+        w.stop()
+    assert out["ok"] == 200
+    assert out["open"] == 0
+    assert "different loop" not in w.text() and "another operation" not in w.text()
