@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy.exc
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.db import store
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_async
+from filterbets_nb.tasks.progress import describe_error
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,12 +58,6 @@ def job_id_of(args: tuple[Any, ...] | list[Any]) -> str | None:
         value = first.get("job_id")
         return str(value) if value else None
     return None
-
-
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, SoftTimeLimitExceeded):
-        return "time limit exceeded (soft limit of the backtest task)"
-    return f"{type(exc).__name__}: {exc}"
 
 
 class JobTask(Task):

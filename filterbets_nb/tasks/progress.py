@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from celery.result import AsyncResult
+from celery.exceptions import SoftTimeLimitExceeded
 
 STAGES = ("fetch", "evaluate", "save")
 
@@ -90,13 +90,22 @@ class ProgressRecorder:
         return True
 
 
+def describe_error(exc: BaseException) -> str:
+    """One wording for a failed task, whether the worker or a client reads it first."""
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "time limit exceeded (soft limit of the backtest task)"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
     """``{"task_id", "state", "ready", "progress": {...}, "result", "error"}`` for any task id."""
     if app is None:
         from filterbets_nb.tasks.celery_app import celery_app as app
-    result = AsyncResult(task_id, app=app)
-    state = result.state
-    info = result.info
+    # One read of the backend: ``AsyncResult.state`` and ``.info`` each fetch the meta again, so
+    # a task finishing between the two would pair state PROGRESS with its return value.
+    meta = app.backend.get_task_meta(task_id)
+    state = str(meta.get("status", "PENDING"))
+    info = meta.get("result")
     progress: dict[str, Any] = {}
     error: str | None = None
     value: Any = None
@@ -106,7 +115,7 @@ def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
         value = info
         progress = progress_meta(1, 1, description="done")
     elif state in ("FAILURE", "REVOKED"):
-        error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
+        error = describe_error(info) if isinstance(info, BaseException) else str(info)
     return {
         "task_id": task_id,
         "state": state,
