@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from celery import chain, group
+from celery import group
 from celery.canvas import Signature
 
 from filterbets_nb.config import Settings, get_settings
@@ -85,7 +85,7 @@ def _prepare(
     soft_time_limit: float | None,
 ) -> tuple[BacktestRun, Signature]:
     """Write the job row and build (not send) its chain, with the task ids known up front."""
-    from filterbets_nb.tasks.backtest_tasks import evaluate_filter, fetch_matches, save_results
+    from filterbets_nb.tasks.backtest_tasks import backtest_chain
 
     parsed = _as_filter(flt)
     filter_dict = parsed.to_dict()
@@ -95,12 +95,7 @@ def _prepare(
     scope = {"leagues": list(leagues or []), "seasons": list(seasons or [])}
     label = label or parsed.describe()
     run_async(lambda s: store.create_job(s, job_id, filter_dict, scope, task_ids, label))
-    limits = {} if soft_time_limit is None else {"soft_time_limit": soft_time_limit}
-    workflow = chain(
-        fetch_matches.s(job_id).set(task_id=task_ids[0]),
-        evaluate_filter.s().set(task_id=task_ids[1], **limits),
-        save_results.s().set(task_id=task_ids[2]),
-    )
+    workflow = backtest_chain(job_id, task_ids, soft_time_limit=soft_time_limit)
     return BacktestRun(job_id, task_ids, label=label), workflow
 
 

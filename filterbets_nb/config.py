@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     fetch_page_size: int = 50_000
     #: Rows the engine evaluates between two progress callbacks.
     engine_chunk_size: int = 100_000
+    #: Megabytes of loaded matches each worker process keeps for the next job over the same
+    #: leagues, seasons and unchanged data (a filter sweep loads them once); 0 turns it off.
+    match_cache_mb: int = 512
     #: Seconds a Redis message may stay unacknowledged before it is given to another worker. It
     #: must exceed the longest task (the hard time limit is 3600 s), or running tasks would be
     #: delivered twice; a worker killed outright has its task redelivered after this long.

@@ -341,3 +341,16 @@ def test_arrow_table_input_gives_the_same_result() -> None:
     from_arrow = run_backtest(pa.Table.from_pandas(matches), flt)
     pd.testing.assert_frame_equal(from_pandas.bets, from_arrow.bets)
     assert len(from_arrow.bets) > 0
+
+
+@pytest.mark.parametrize("market", MARKETS)
+def test_the_input_frame_is_left_as_it_was(market: str) -> None:
+    """Workers hand one cached frame to job after job: the engine must only read it."""
+    matches = _matches()
+    before = matches.copy(deep=True)
+    run_backtest(matches, Filter((), market))
+    run_backtest(matches, F.home_odds.between(1.5, 2.6).bet(market))
+    run_backtest(
+        matches, F.home_odds.between(1.5, 2.6).bet(market, staking="kelly", prob_field="p")
+    )
+    pd.testing.assert_frame_equal(matches, before)

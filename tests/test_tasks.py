@@ -8,6 +8,7 @@ the scenarios that make sense for both; breaking a server uses a server of the t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -225,11 +226,9 @@ def test_worker_killed_mid_evaluate_leaves_one_set_of_bets(
 
 
 def test_whole_worker_killed_a_new_worker_finishes(env: dict[str, str], tmp_path: Path) -> None:
-    """Redis keeps the unacknowledged message; after the visibility timeout a new worker
-    gets it. (The filesystem transport drops a message once fetched, so embedded mode relies
-    on the pool-process case above.)"""
-    if env["FILTERBETS_TEST_MODE"] != "services":
-        pytest.skip("the filesystem transport cannot redeliver a message a killed worker held")
+    """SIGKILL the worker and its pool mid-evaluate. On Redis the unacknowledged message comes
+    back after the visibility timeout; the filesystem transport has deleted it, so the new
+    worker finds the stranded job at start and sends its chain again (same task ids)."""
     short = {**env, "FILTERBETS_VISIBILITY_TIMEOUT": "4", "FILTERBETS_FETCH_PAGE_SIZE": "40"}
     first = Worker(short, tmp_path / "first.log", concurrency=1)
     pids = [first.process.pid, *first.child_pids()]
@@ -242,6 +241,80 @@ def test_whole_worker_killed_a_new_worker_finishes(env: dict[str, str], tmp_path
     finally:
         second.stop()
     assert "evaluate_filter" in second.text()
+    resent = "sending its chain again" in second.text()
+    assert resent == (env["FILTERBETS_TEST_MODE"] == "embedded"), second.text()[-3000:]
+
+
+def test_a_new_worker_leaves_a_running_job_alone(env: dict[str, str], tmp_path: Path) -> None:
+    """The stranded-job check must not re-send a job another live worker is running."""
+    if env["FILTERBETS_TEST_MODE"] != "embedded":
+        pytest.skip("the check runs on the filesystem transport only")
+    slow = {**env, "FILTERBETS_FETCH_PAGE_SIZE": "10"}
+    first = Worker(slow, tmp_path / "first.log", concurrency=1)
+    second = None
+    try:
+        submit = client(
+            slow,
+            """
+run = fb.backtest(FILTER)
+assert wait_state(run.task_ids[1], ("PROGRESS",))
+print(json.dumps({"job_id": run.job_id}))
+""",
+        )
+        second = Worker(slow, tmp_path / "second.log", concurrency=1)
+        deadline = time.monotonic() + 30
+        while "stranded-job check" not in second.text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check = re.search(
+            r"stranded-job check: \d+ unfinished, (\d+) running, (\d+)", second.text()
+        )
+        assert check, second.text()[-3000:]
+        assert int(check[1]) >= 1, "the job ended before the check ran"
+        assert int(check[2]) == 0, second.text()[-3000:]
+        assert_one_set_of_bets(slow, submit["job_id"], timeout=180)
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
+    assert "sending its chain again" not in second.text()
+
+
+def test_a_worker_reuses_loaded_matches_until_the_data_changes(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A sweep's second job over the same scope takes the matches from the worker process's
+    cache; after a stored odds value changes, the next job reads the database again and bets
+    at the new price."""
+    w = Worker(env, tmp_path / "w.log", concurrency=1)
+    try:
+        out = client(
+            env,
+            f"""
+from filterbets_nb.synthetic import generate_matches
+first = fb.backtest(FILTER).wait(120)
+second = fb.backtest(FILTER).wait(120)
+frame = generate_matches(n_matches={N_MATCHES}, seed=2).drop(columns="match_id")
+frame = frame.sort_values(["kickoff", "home_team"]).reset_index(drop=True)
+row = frame[frame["avg_home"].between(1.6, 2.4)].head(1).copy()
+row["avg_home"] = (row["avg_home"] + 0.05).round(2)
+run_async(lambda s: store.upsert_matches(s, row))
+third = fb.backtest(FILTER).wait(120)
+bets = third.bets()
+mine = bets[(bets["home_team"] == row["home_team"].iloc[0])
+            & (bets["kickoff"] == row["kickoff"].iloc[0])]
+print(json.dumps({{
+    "same": first.bets().equals(second.bets()),
+    "odds": mine["odds"].tolist(),
+    "new": float(row["avg_home"].iloc[0]),
+}}))
+""",
+        )
+    finally:
+        w.stop()
+    assert out["same"]
+    assert out["odds"] == [out["new"]], out
+    log = w.text()
+    assert log.count("matches from this process's cache") == 1, log[-3000:]
 
 
 def test_redis_restart_between_submit_and_finish(env: dict[str, str], tmp_path: Path) -> None:

@@ -272,6 +272,34 @@ async def count_matches(
     return int((await session.execute(select(func.count()).select_from(inner))).scalar_one())
 
 
+async def matches_version(
+    session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> tuple[Any, ...]:
+    """What changes whenever the scope's matches or features do: counts and latest writes.
+
+    Every write path stamps rows (``matches.updated_at`` on insert and on a changed value,
+    ``match_features.computed_at`` when features are replaced) and a deletion changes a count,
+    so equal versions mean :func:`load_matches` would return the same frame.
+    """
+    t, f = matches_table, match_features_table
+    stmt = (
+        select(
+            func.count(t.c.id),
+            func.max(t.c.updated_at),
+            func.count(f.c.match_id),
+            func.max(f.c.computed_at),
+        )
+        .select_from(t)
+        .join(League, League.id == t.c.league_id)
+        .outerjoin(f, f.c.match_id == t.c.id)
+    )
+    if leagues:
+        stmt = stmt.where(League.code.in_(list(leagues)))
+    if seasons:
+        stmt = stmt.where(t.c.season.in_(list(seasons)))
+    return tuple(str(v) for v in (await session.execute(stmt)).one())
+
+
 async def league_codes(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(League.code).order_by(League.code))).scalars())
 
@@ -395,6 +423,17 @@ async def create_job(
 
 async def get_job(session: AsyncSession, job_id: str) -> BacktestJob | None:
     return await session.get(BacktestJob, job_id)
+
+
+async def unfinished_jobs(session: AsyncSession, since: dt.datetime) -> list[BacktestJob]:
+    """Jobs created after ``since`` that are not SUCCESS, FAILURE or REVOKED, oldest first."""
+    stmt = (
+        select(BacktestJob)
+        .where(BacktestJob.status.not_in(["SUCCESS", "FAILURE", "REVOKED"]))
+        .where(BacktestJob.created_at >= since)
+        .order_by(BacktestJob.created_at)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def update_job(

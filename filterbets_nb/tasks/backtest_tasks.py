@@ -8,9 +8,11 @@ needs from the database, so links may run on different machines. The job row in
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+from celery import Signature, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,7 @@ from filterbets_nb.filters import Filter
 from filterbets_nb.stats import compute_stats, to_jsonable
 from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
+from filterbets_nb.tasks.match_cache import MatchCache
 from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
 from filterbets_nb.teamstats import refresh_league
 
@@ -38,6 +41,17 @@ CHAIN_OPTIONS: dict[str, Any] = {
 }
 
 
+_cache: MatchCache | None = None
+
+
+def _match_cache() -> MatchCache:
+    """This process's cache of loaded matches (see :mod:`.match_cache`), made on first use."""
+    global _cache
+    if _cache is None:
+        _cache = MatchCache(get_settings().match_cache_mb * 2**20)
+    return _cache
+
+
 def _scope(job_scope: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
     return job_scope.get("leagues") or None, job_scope.get("seasons") or None
 
@@ -50,8 +64,10 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
         job = await store.get_job(session, job_id)
         if job is None:
             raise ValueError(f"unknown backtest job {job_id!r}")
-        if job.status == "REVOKED":
-            raise Ignore()  # cancelled before it started: the rest of the chain never runs
+        if job.status in ("REVOKED", "SUCCESS"):
+            # Cancelled before it started, or a redelivered copy of a job that already
+            # finished: either way the rest of the chain must not run.
+            raise Ignore()
         flt = Filter.from_dict(job.filter)  # FilterError (a ValueError): never retried
         leagues, seasons = _scope(job.scope)
         stale = await store.matches_missing_features(session, leagues)
@@ -96,6 +112,12 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"unknown backtest job {job_id!r}")
             leagues, seasons = _scope(job.scope)
             await store.update_job(session, job_id, status="PROGRESS")
+            version = await store.matches_version(session, leagues, seasons)
+            key = (settings.database, tuple(sorted(leagues or ())), tuple(sorted(seasons or ())))
+            cached = _match_cache().get((*key, version))
+            if cached is not None:
+                logger.info("job %s: %d matches from this process's cache", job_id, len(cached))
+                return Filter.from_dict(job.filter), cached
             matches = await store.load_matches(
                 session,
                 leagues,
@@ -103,6 +125,7 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
                 page_size=settings.fetch_page_size,
                 progress=lambda loaded: recorder.set(loaded, 2 * max(expected, loaded)),
             )
+            _match_cache().put((*key, version), matches)
             return Filter.from_dict(job.filter), matches
 
         flt, matches = task_db(load)
@@ -167,3 +190,16 @@ def save_results(self: Any, evaluated: dict[str, Any]) -> dict[str, Any]:
         "job %s saved: %s bets, profit %s", job_id, summary.get("bets"), summary.get("profit")
     )
     return {"status": "success", "job_id": job_id, "summary": summary}
+
+
+def backtest_chain(
+    job_id: str, task_ids: Sequence[str], *, soft_time_limit: float | None = None
+) -> Signature:
+    """The job's chain with its task ids fixed up front, so a client can follow every link
+    before it runs, and a re-sent chain (see :mod:`.recovery`) keeps the ids clients know."""
+    limits = {} if soft_time_limit is None else {"soft_time_limit": soft_time_limit}
+    return chain(
+        fetch_matches.s(job_id).set(task_id=task_ids[0]),
+        evaluate_filter.s().set(task_id=task_ids[1], **limits),
+        save_results.s().set(task_id=task_ids[2]),
+    )

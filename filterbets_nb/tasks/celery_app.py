@@ -107,3 +107,16 @@ def _watch_parent(sender: Any = None, **_: Any) -> None:
                 return
 
     threading.Thread(target=watch, name="filterbets-parent-watch", daemon=True).start()
+
+
+@worker_ready.connect
+def _recover_stranded(sender: Any = None, **_: Any) -> None:
+    """On the filesystem transport a killed worker's message is gone: re-send such jobs.
+
+    Redis needs no help (unacknowledged messages come back after the visibility timeout), and
+    re-sending there could run a job twice at once on two machines.
+    """
+    if get_settings().mode == "embedded":
+        from filterbets_nb.tasks.recovery import recover_in_background
+
+        recover_in_background(celery_app)
