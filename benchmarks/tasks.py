@@ -321,10 +321,18 @@ class CpuWindow:
         return text
 
 
-_EVALUATE_DONE = re.compile(
-    r"Task filterbets_nb\.tasks\.backtest_tasks\.evaluate_filter\[[^\]]+\] succeeded in "
-    r"([0-9.]+)s"
+_LINK_DONE = re.compile(
+    r"Task filterbets_nb\.tasks\.backtest_tasks\.(\w+)\[[^\]]+\] succeeded in ([0-9.]+)s"
 )
+
+
+def link_seconds(log: str, skip: int) -> dict[str, float]:
+    """Mean seconds per chain link in a worker log, leaving out each link's first ``skip`` runs
+    (the warm-up jobs)."""
+    runs: dict[str, list[float]] = {}
+    for name, seconds in _LINK_DONE.findall(log):
+        runs.setdefault(name, []).append(float(seconds))
+    return {name: statistics.mean(v[skip:]) for name, v in runs.items() if v[skip:]}
 
 
 # ------------------------------------------------------------------ (a) chain round trip
@@ -542,13 +550,13 @@ def sweep_speedup(tmp: Path, n_matches: int, n_filters: int) -> None:
                 cpu = window.summary()
                 walls[concurrency], bets[concurrency] = out["wall"], out["bets"]
                 # The warm-up jobs finish first; the rest are the sweep's.
-                durations = [float(d) for d in _EVALUATE_DONE.findall(log.read_text())]
-                durations = durations[concurrency:]
+                links = link_seconds(log.read_text(), skip=concurrency)
+                per_link = ", ".join(f"{name} {sec:.2f} s" for name, sec in links.items())
                 print(
                     f"(c) {n_filters} filters x {n_matches:,} matches on 1 worker with "
                     f"{concurrency} process{'es' if concurrency > 1 else ''}: "
                     f"{out['wall']:.1f} s wall (submitting took {out['submitted']:.2f} s; "
-                    f"evaluate_filter {statistics.mean(durations):.2f} s per job on average)",
+                    f"per job on average: {per_link})",
                     flush=True,
                 )
                 print(f"(c)   {cpu}", flush=True)

@@ -164,7 +164,7 @@ def save_results(self: Any, evaluated: dict[str, Any]) -> dict[str, Any]:
     job_id = evaluated["job_id"]
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        bets = await store.load_bets(session, job_id)
+        bets = await store.load_bets(session, job_id, with_matches=False)
         summary = compute_stats(
             bets,
             skipped_no_odds=int(evaluated.get("skipped_no_odds", 0)),
