@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -342,7 +343,7 @@ def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = Tr
 
     ensure_schema()
     result = refresh_all_team_stats_task.delay()
-    status_fn = _refresh_status(result.id)
+    status_fn = partial(read_progress, result.id)
     if show_progress:
         from filterbets_nb.notebook import ProgressBar
 
@@ -355,32 +356,6 @@ def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = Tr
     if status["state"] != "SUCCESS":
         raise RuntimeError(f"team stats refresh {status['state']}: {status['error']}")
     return team_stats()
-
-
-def _refresh_status(task_id: str) -> Callable[[], dict[str, Any]]:
-    """Status of the refresh as one run: done when every league's subtask is done."""
-    from celery.result import GroupResult
-
-    from filterbets_nb.tasks.celery_app import celery_app
-    from filterbets_nb.tasks.progress import progress_meta
-
-    def status() -> dict[str, Any]:
-        parent = read_progress(task_id)
-        out: dict[str, Any] = {"state": parent["state"], "progress": parent["progress"]}
-        out["error"] = parent["error"]
-        if parent["state"] != "SUCCESS":
-            return out
-        leagues = GroupResult.restore(parent["result"]["group_id"], app=celery_app)
-        total = len(leagues.results) if leagues is not None else 0
-        done = leagues.completed_count() if leagues is not None else 0
-        failed = leagues is not None and leagues.failed()
-        out["progress"] = progress_meta(done, total, description=f"{done}/{total} leagues")
-        out["state"] = "FAILURE" if failed else ("SUCCESS" if done == total else "PROGRESS")
-        if failed and leagues is not None:
-            out["error"] = "; ".join(str(r.result) for r in leagues.results if r.failed())
-        return out
-
-    return status
 
 
 def matches(

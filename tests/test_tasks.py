@@ -475,17 +475,27 @@ print(json.dumps({"task": entry["task"], "registered": entry["task"] in celery_a
     out = client(
         env,
         f"""
-from celery.result import AsyncResult, GroupResult
-from filterbets_nb.tasks.celery_app import celery_app
-info = AsyncResult({task_id!r}, app=celery_app).get(timeout=60)
-GroupResult.restore(info["group_id"], app=celery_app).get(timeout=120)
+from filterbets_nb.tasks.status import get_task_status
+deadline, seen = time.monotonic() + 180, []
+while time.monotonic() < deadline:
+    status = get_task_status({task_id!r})
+    seen.append(status["status"])
+    if status["status"] in ("SUCCESS", "FAILURE"):
+        break
+    time.sleep(0.02)
 stats = run_async(lambda s: store.load_team_stats(s))
-print(json.dumps({{"leagues": info["leagues"], "after": str(stats.updated_at.max()),
-                   "teams": len(stats)}}))
+print(json.dumps({{"leagues": status["result"]["leagues"], "after": str(stats.updated_at.max()),
+                   "teams": len(stats), "status": status["status"], "seen": seen,
+                   "progress": status["progress"]}}))
 """,
     )
+    assert out["status"] == "SUCCESS", out
     assert out["leagues"] and out["teams"] > 0
     assert out["after"] > before
+    # The fanned-out task reads as done only when every league is: its status follows the group.
+    n = len(out["leagues"])
+    assert out["progress"]["current"] == out["progress"]["total"] == n
+    assert out["progress"]["description"] == f"{n}/{n} leagues"
 
 
 def test_many_tasks_in_one_worker_leak_no_connections(env: dict[str, str], tmp_path: Path) -> None:

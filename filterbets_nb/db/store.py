@@ -66,9 +66,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def _frame(
-    rows: Sequence[Any], columns: Sequence[str], floats: Iterable[str] = ()
-) -> pd.DataFrame:
+def _frame(rows: Sequence[Any], columns: Sequence[str], floats: Iterable[str] = ()) -> pd.DataFrame:
     """Result rows as a frame, built column by column; ``floats`` become float64 (None: NaN).
 
     Handing SQLAlchemy ``Row`` objects to ``pd.DataFrame`` makes pandas probe each row for

@@ -114,6 +114,8 @@ def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
     elif state == "SUCCESS":
         value = info
         progress = progress_meta(1, 1, description="done")
+        if isinstance(info, dict) and info.get("group_id"):
+            state, progress, error = _follow_group(app, str(info["group_id"]), state, progress)
     elif state in ("FAILURE", "REVOKED"):
         error = describe_error(info) if isinstance(info, BaseException) else str(info)
     return {
@@ -124,3 +126,30 @@ def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
         "result": value,
         "error": error,
     }
+
+
+def _follow_group(
+    app: Any, group_id: str, state: str, progress: dict[str, Any]
+) -> tuple[str, dict[str, Any], str | None]:
+    """A task that fanned its work out (it returns ``{"group_id": ...}``) is done when its
+    group is: PROGRESS over the subtasks until then, FAILURE if one of them failed.
+
+    This keeps the recorder/reader split: the fanning-out task records nothing more, and any
+    reader (a notebook bar, ``fb.task_status``, the CLI) sees the same progress, whoever sent
+    the task (a user or the daily beat entry). A group whose results expired reads as done.
+    """
+    from celery.result import GroupResult
+
+    parts = GroupResult.restore(group_id, app=app)
+    if parts is None:
+        return state, progress, None
+    total, done = len(parts.results), parts.completed_count()
+    failed = [r for r in parts.results if r.failed()]
+    progress = progress_meta(done, total, stage="stats", description=f"{done}/{total} leagues")
+    if failed:
+        errors = "; ".join(
+            describe_error(r.result) if isinstance(r.result, BaseException) else str(r.result)
+            for r in failed
+        )
+        return "FAILURE", progress, errors
+    return ("SUCCESS" if done == total else "PROGRESS"), progress, None
