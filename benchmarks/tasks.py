@@ -33,7 +33,6 @@ watch this process (``FILTERBETS_PARENT_PID``) and exit if it is killed outright
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import gc
 import json
@@ -56,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # Never import filterbets_nb.tasks.celery_app here: it would fix this process's settings.
+from filterbets_nb import testing  # noqa: E402
 from filterbets_nb.config import mask_url  # noqa: E402
 from filterbets_nb.worker import worker_command  # noqa: E402
 
@@ -201,53 +201,17 @@ def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[Path]:
 
 def run_client(env: dict[str, str], code: str, *args: str, timeout: float = 600) -> Any:
     """Run ``code`` in a fresh interpreter; its last stdout line is JSON, returned parsed."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"client failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return testing.run_python(code, env, *args, cwd=ROOT, timeout=timeout)
 
 
 def flush_redis() -> None:
     """Empty the benchmark's own Redis index (and nothing else)."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+    testing.flush_redis(REDIS_URL)
 
 
-def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    async def main() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(main())
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
+def scratch_database() -> contextlib.AbstractContextManager[str]:
     """A fresh PostgreSQL database (async SQLAlchemy URL), dropped on the way out."""
-    name = f"fbbench_{uuid.uuid4().hex[:10]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return testing.scratch_database(PG_ADMIN_URL, "fbbench_")
 
 
 def verdict(ok: bool) -> str:

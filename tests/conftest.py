@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -17,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from filterbets_nb import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "football-data"
@@ -35,40 +35,21 @@ def _unavailable(what: str, exc: BaseException) -> None:
     pytest.skip(message)
 
 
-def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    async def main() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(main())
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (async SQLAlchemy URL)."""
-    name = f"fbtest_{uuid.uuid4().hex[:10]}"
     try:
-        _pg_admin(f'CREATE DATABASE "{name}"')
+        name = testing.create_database(PG_ADMIN_URL, "fbtest_")
     except Exception as exc:
         _unavailable("PostgreSQL", exc)
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    yield f"{base}/{name}"
-    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield testing.database_url(PG_ADMIN_URL, name)
+    testing.drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    import redis
-
     try:
-        client = redis.Redis.from_url(REDIS_URL, socket_timeout=3)
-        client.flushdb()  # the test suite's own database index
-        client.close()
+        testing.flush_redis(REDIS_URL, timeout=3)  # the test suite's own database index
     except Exception as exc:
         _unavailable("Redis", exc)
     return REDIS_URL
@@ -163,19 +144,7 @@ class Worker(LoggedProcess):
 
 def run_py(env: dict[str, str], code: str, timeout: float = 180) -> Any:
     """Run ``code`` in a fresh interpreter with ``env``; it prints one JSON value, returned here."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(
-            f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return testing.run_python(code, env, cwd=ROOT, timeout=timeout)
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -148,10 +148,38 @@ def test_demo_load_is_idempotent_and_has_features(database: str) -> None:
 
 def test_paged_loading_equals_one_query(database: str) -> None:
     load_demo(n_matches=900, seed=5)
-    whole = run_async(lambda s: store.load_matches(s))
+    whole = run_async(lambda s: store.load_matches(s, copy=False))
     seen: list[int] = []
-    paged = run_async(lambda s: store.load_matches(s, page_size=128, progress=seen.append))
+    paged = run_async(
+        lambda s: store.load_matches(s, page_size=128, progress=seen.append, copy=False)
+    )
     pd.testing.assert_frame_equal(whole, paged)
     assert seen == [*range(128, 900, 128), 900]
-    empty = run_async(lambda s: store.load_matches(s, ["XX"], page_size=50))
+    empty = run_async(lambda s: store.load_matches(s, ["XX"], page_size=50, copy=False))
     assert empty.empty and list(empty.columns) == list(whole.columns)
+
+
+def test_copy_loading_equals_row_loading(database: str) -> None:
+    """PostgreSQL's COPY path gives the very frame the row path gives: NULL odds stay NaN, a
+    team called "NA" stays a team, an empty scope keeps its columns."""
+    from filterbets_nb.synthetic import generate_matches
+
+    frame = generate_matches(n_matches=700, seed=8).drop(columns="match_id")
+    team = frame["home_team"].iloc[0]
+    frame[["home_team", "away_team"]] = frame[["home_team", "away_team"]].replace(team, "NA")
+    frame.loc[frame.index[::7], ["avg_home", "b365_over25"]] = float("nan")
+    run_async(lambda s: store.upsert_matches(s, frame))
+    rows = run_async(lambda s: store.load_matches(s, copy=False))
+    seen: list[int] = []
+    copied = run_async(lambda s: store.load_matches(s, progress=seen.append))
+    pd.testing.assert_frame_equal(copied, rows)
+    assert "NA" in set(copied["home_team"]) and copied["avg_home"].isna().sum() >= 100
+    assert seen[-1] == 700 and seen == sorted(seen)
+    seen.clear()
+    paged = run_async(lambda s: store.load_matches(s, page_size=64, progress=seen.append))
+    pd.testing.assert_frame_equal(paged, rows)
+    assert seen == [*range(64, 700, 64), 700]
+    for leagues in (["XX"], [str(frame["league"].iloc[0])]):
+        a = run_async(lambda s, lg=leagues: store.load_matches(s, lg, ["2099-00"], copy=False))
+        b = run_async(lambda s, lg=leagues: store.load_matches(s, lg, ["2099-00"]))
+        assert b.empty and list(b.columns) == list(a.columns)

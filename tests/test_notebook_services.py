@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA, _pg_admin, services_env
+from filterbets_nb import testing
+from tests.conftest import PG_ADMIN_URL, ROOT, SHARED_DATA, services_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,14 +21,12 @@ pytestmark = [
 def test_notebook_05_on_services(pg_url: str, redis_url: str, tmp_path: Path) -> None:
     name = "fbnb05_" + pg_url.rsplit("_", 1)[1]
     database = pg_url.rsplit("/", 1)[0] + "/" + name
-    _pg_admin(f'CREATE DATABASE "{name}"')
+    testing.pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
     try:
         notebook_redis = redis_url.rsplit("/", 1)[0] + "/11"
         env = services_env(tmp_path / "data", database, notebook_redis)
         env["FILTERBETS_CSV_DIR"] = str(SHARED_DATA)
-        import redis
-
-        redis.Redis.from_url(notebook_redis).flushdb()
+        testing.flush_redis(notebook_redis)
         proc = subprocess.run(
             [
                 sys.executable,
@@ -48,6 +47,6 @@ def test_notebook_05_on_services(pg_url: str, redis_url: str, tmp_path: Path) ->
             timeout=800,
         )
     finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        testing.drop_database(PG_ADMIN_URL, name)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout

@@ -18,7 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Worker, cli, embedded_env, free_port, run_py, services_env
+from filterbets_nb import testing
+from tests.conftest import (
+    PG_ADMIN_URL,
+    ROOT,
+    Worker,
+    cli,
+    embedded_env,
+    free_port,
+    run_py,
+    services_env,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -72,6 +82,19 @@ print(json.dumps({{"job_id": run.job_id, "killed": killed}}))
 """
 
 
+#: After ``run = fb.backtest(...)``: wait for it to end, print its error and stored job row.
+WAIT_FOR_END = """
+try:
+    run.wait(120)
+    error = None
+except fb.BacktestFailed as exc:
+    error = str(exc)
+job = run_async(lambda s: store.get_job(s, run.job_id))
+print(json.dumps({"error": error, "status": job.status, "stored": job.error,
+                  "progress": job.progress}))
+"""
+
+
 def client(env: dict[str, str], body: str, timeout: float = 300) -> dict:
     return run_py(env, PRELUDE.format(filter=json.dumps(FILTER)) + body, timeout=timeout)
 
@@ -113,11 +136,9 @@ def env(
 
 
 def _create_db(request: pytest.FixtureRequest, url: str) -> None:
-    from tests.conftest import _pg_admin
-
     name = url.rsplit("/", 1)[1]
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    request.addfinalizer(lambda: _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    testing.pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
+    request.addfinalizer(lambda: testing.drop_database(PG_ADMIN_URL, name))
 
 
 @pytest.fixture
@@ -193,14 +214,8 @@ def test_unreachable_database_is_retried_then_fails(env: dict[str, str], tmp_pat
             env,
             """
 run = fb.backtest(FILTER)
-try:
-    run.wait(120)
-    error = None
-except fb.BacktestFailed as exc:
-    error = str(exc)
-job = run_async(lambda s: store.get_job(s, run.job_id))
-print(json.dumps({"error": error, "status": job.status, "stored": job.error}))
-""",
+"""
+            + WAIT_FOR_END,
         )
     finally:
         w.stop()
@@ -357,14 +372,8 @@ def test_soft_time_limit_fails_with_partial_progress(env: dict[str, str], worker
         env,
         """
 run = fb.backtest(FILTER, soft_time_limit=0.3)
-try:
-    run.wait(120)
-    error = None
-except fb.BacktestFailed as exc:
-    error = str(exc)
-job = run_async(lambda s: store.get_job(s, run.job_id))
-print(json.dumps({"error": error, "status": job.status, "progress": job.progress}))
-""",
+"""
+        + WAIT_FOR_END,
     )
     assert out["status"] == "FAILURE"
     assert "time limit" in out["error"]

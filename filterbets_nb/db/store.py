@@ -8,6 +8,7 @@ job's bets land in one transaction or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from filterbets_nb.db.models import (
 from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
 
 _BATCH = 5_000
+#: Rows of COPY output parsed at a time when loading matches from PostgreSQL without a page size.
+_COPY_ROWS = 50_000
 _KEY = ["league_id", "match_date", "home_team_id", "away_team_id"]
 _VALUE_COLUMNS = ["season", "kickoff", "fthg", "ftag", "hthg", "htag", *ODDS_COLUMNS, "odds_extra"]
 
@@ -259,14 +262,20 @@ async def load_matches(
     features: bool = True,
     page_size: int | None = None,
     progress: Callable[[int], object] | None = None,
+    copy: bool = True,
 ) -> pd.DataFrame:
     """Matches in kick-off order, in the shape of :mod:`filterbets_nb.schema`, with features.
 
-    With ``page_size`` the rows come in pages (keyset pagination on kick-off and id, so each
-    page is one indexed range scan) and ``progress(rows_loaded)`` is called after each page.
+    With ``page_size`` the rows come in pages and ``progress(rows_loaded)`` is called after
+    each. On PostgreSQL (unless ``copy=False``) they stream out of one ``COPY`` query and are
+    parsed page by page as they arrive; elsewhere each page is its own query (keyset
+    pagination on kick-off and id, so each page is one indexed range scan).
     """
     stmt = _matches_select(leagues, seasons, features)
     floats = [*ODDS_COLUMNS, *(FEATURE_COLUMNS if features else ()), "hthg", "htag"]
+    block = page_size or _COPY_ROWS
+    if copy and (copied := await _copy_out(session, stmt, floats, progress, block)) is not None:
+        return _typed_matches(copied)
     # Core execution: these are plain rows, and the ORM's row processing would double the time.
     connection = await session.connection()
     if not page_size:
@@ -295,6 +304,77 @@ async def load_matches(
             break
     frame = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame(columns=columns)
     return _typed_matches(frame)
+
+
+async def _copy_out(
+    session: AsyncSession,
+    stmt: Select[Any],
+    floats: Sequence[str],
+    progress: Callable[[int], object] | None,
+    rows: int,
+) -> pd.DataFrame | None:
+    """``stmt``'s rows through PostgreSQL's ``COPY ... TO STDOUT`` as CSV, parsed by pandas;
+    None (nothing read) on any other database.
+
+    Turning each value into a Python object and back costs most of a large load; COPY and
+    pandas' C parser skip that, about 3x faster for a season table. Values still travel as
+    bound parameters. The CSV is parsed in blocks of ``rows`` rows as it arrives, so the text
+    of a million matches is never held at once; ``progress(rows_loaded)`` is called after each
+    block.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "asyncpg":
+        return None
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    args = [compiled.params[name] for name in compiled.positiontup or ()]
+    dtypes: dict[str, Any] = dict.fromkeys(floats, "float64")
+    dtypes.update(dict.fromkeys(("league", "season", "home_team", "away_team"), str))
+    header = b""
+    pending = bytearray()
+    frames: list[pd.DataFrame] = []
+    loaded = lines = 0
+
+    def parse(block: bytes) -> None:
+        nonlocal loaded
+        # Only the float columns may be NULL; a team called "NA" must stay a team.
+        frame = pd.read_csv(
+            io.BytesIO(header + block),
+            dtype=dtypes,
+            keep_default_na=False,
+            na_values={column: [""] for column in floats},
+        )
+        frames.append(frame)
+        loaded += len(frame)
+        if progress is not None:
+            progress(loaded)
+
+    async def sink(chunk: bytes) -> None:
+        nonlocal header, lines
+        pending.extend(chunk)
+        if header:
+            lines += chunk.count(b"\n")
+        elif b"\n" in pending:
+            cut = pending.index(b"\n") + 1
+            header = bytes(pending[:cut])
+            del pending[:cut]
+            lines = pending.count(b"\n")
+        # Cut a block after every ``rows`` line ends (team names hold no line breaks).
+        while lines >= rows:
+            cut = 0
+            for _ in range(rows):
+                cut = pending.index(b"\n", cut) + 1
+            block = bytes(pending[:cut])
+            del pending[:cut]
+            lines -= rows
+            parse(block)
+
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_from_query(  # type: ignore[union-attr]
+        str(compiled), *args, output=sink, format="csv", header=True
+    )
+    if pending or not frames:
+        parse(bytes(pending))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _typed_matches(frame: pd.DataFrame) -> pd.DataFrame:
