@@ -112,12 +112,17 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"unknown backtest job {job_id!r}")
             leagues, seasons = _scope(job.scope)
             await store.update_job(session, job_id, status="PROGRESS")
-            version = await store.matches_version(session, leagues, seasons)
-            key = (settings.database, tuple(sorted(leagues or ())), tuple(sorted(seasons or ())))
-            cached = _match_cache().get((*key, version))
+            flt = Filter.from_dict(job.filter)
+            key = (
+                settings.database,
+                tuple(sorted(leagues or ())),
+                tuple(sorted(seasons or ())),
+                await store.matches_version(session, leagues, seasons),
+            )
+            cached = _match_cache().get(key)
             if cached is not None:
                 logger.info("job %s: %d matches from this process's cache", job_id, len(cached))
-                return Filter.from_dict(job.filter), cached
+                return flt, cached
             matches = await store.load_matches(
                 session,
                 leagues,
@@ -125,8 +130,8 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
                 page_size=settings.fetch_page_size,
                 progress=lambda loaded: recorder.set(loaded, 2 * max(expected, loaded)),
             )
-            _match_cache().put((*key, version), matches)
-            return Filter.from_dict(job.filter), matches
+            _match_cache().put(key, matches)
+            return flt, matches
 
         flt, matches = task_db(load)
         n = len(matches)

@@ -57,10 +57,9 @@ def stranded_jobs(app: Any, *, max_age: dt.timedelta | None = None) -> list[Back
     """
     age = max_age or dt.timedelta(seconds=int(app.conf.result_expires or 86400))
     jobs = run_async(lambda s: store.unfinished_jobs(s, utcnow() - age))
-    candidates = {job.id: (job, in_hand_links(app, job)) for job in jobs}
-    candidates = {k: v for k, v in candidates.items() if v[1]}
-    held = held_by_workers(app, (t for _, links in candidates.values() for t in links))
-    stranded = [job for job, links in candidates.values() if not held.intersection(links)]
+    candidates = [(job, links) for job in jobs if (links := in_hand_links(app, job))]
+    held = held_by_workers(app, (t for _, links in candidates for t in links))
+    stranded = [job for job, links in candidates if not held.intersection(links)]
     logger.info(
         "stranded-job check: %d unfinished, %d running, %d stranded",
         len(jobs),
