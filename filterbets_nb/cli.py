@@ -58,7 +58,7 @@ def _run_and_wait(flt: Any, leagues: list[str] | None, seasons: list[str] | None
     """Submit through the chain, draw a text progress bar on stderr, return the finished run."""
     import time
 
-    from filterbets_nb.client import BacktestFailed, backtest, connect
+    from filterbets_nb.client import TERMINAL, BacktestFailed, backtest, connect
 
     connect(start_worker=True, quiet=True)
     run = backtest(flt, leagues=leagues, seasons=seasons)
@@ -68,7 +68,7 @@ def _run_and_wait(flt: Any, leagues: list[str] | None, seasons: list[str] | None
         if tty:
             sys.stderr.write(_progress_line(status))
             sys.stderr.flush()
-        if status["state"] in ("SUCCESS", "FAILURE", "REVOKED"):
+        if status["state"] in TERMINAL:
             break
         time.sleep(0.1)
     sys.stderr.write(_progress_line(status) + "\n")

@@ -21,7 +21,7 @@ from celery.canvas import Signature
 from filterbets_nb.config import Settings, get_settings
 from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
-from filterbets_nb.db.models import utcnow
+from filterbets_nb.db.models import ENDED_STATES, utcnow
 from filterbets_nb.db.session import run_async
 from filterbets_nb.filters import Filter
 from filterbets_nb.stats import equity_curve, from_jsonable, monthly_breakdown
@@ -30,7 +30,7 @@ from filterbets_nb.tasks.progress import read_progress
 if TYPE_CHECKING:
     from filterbets_nb.notebook import ProgressBar
 
-TERMINAL = ("SUCCESS", "FAILURE", "REVOKED")
+TERMINAL = ENDED_STATES
 #: The metrics a one-row-per-run table or a short summary shows first.
 HEADLINE = (
     "bets",

@@ -40,6 +40,10 @@ NAMING = {
 }
 
 
+#: The states a backtest job ends in; any other state may still change.
+ENDED_STATES: tuple[str, ...] = ("SUCCESS", "FAILURE", "REVOKED")
+
+
 def utcnow() -> dt.datetime:
     """Naive UTC now: every timestamp in the database is naive UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

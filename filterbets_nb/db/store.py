@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from filterbets_nb.db.models import (
+    ENDED_STATES,
     BacktestBet,
     BacktestJob,
     League,
@@ -56,17 +57,22 @@ class UpsertCounts:
         )
 
 
+def _column_values(column: pd.Series) -> list[Any]:
+    """One column as plain Python values, NaN/NaT as None (what DB drivers accept)."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    for i, value in enumerate(values):
+        if isinstance(value, np.generic):
+            values[i] = value.item()
+        elif isinstance(value, pd.Timestamp):
+            values[i] = value.to_pydatetime()
+    return values
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values, NaN/NaT as None (what DB drivers accept)."""
-    out = frame.astype(object).where(frame.notna(), None)
-    records: list[dict[str, Any]] = out.to_dict("records")  # type: ignore[assignment]
-    for row in records:
-        for key, value in row.items():
-            if isinstance(value, np.generic):
-                row[key] = value.item()
-            elif isinstance(value, pd.Timestamp):
-                row[key] = value.to_pydatetime()
-    return records
+    """Rows as dicts of plain Python values, NaN/NaT as None."""
+    columns = list(frame.columns)
+    values = [_column_values(frame[c]) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _frame(rows: Sequence[Any], columns: Sequence[str], floats: Iterable[str] = ()) -> pd.DataFrame:
@@ -84,11 +90,12 @@ def _frame(rows: Sequence[Any], columns: Sequence[str], floats: Iterable[str] = 
     return pd.DataFrame(data)
 
 
-def _column_values(column: pd.Series) -> list[Any]:
-    """One column as plain Python values, NaN/NaT as None."""
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return [None if pd.isna(v) else v.to_pydatetime() for v in column]
-    return column.astype(object).where(column.notna(), None).tolist()
+async def _asyncpg_connection(session: AsyncSession) -> Any | None:
+    """The session's asyncpg connection (in its transaction) for COPY; None off PostgreSQL."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "asyncpg":
+        return None
+    return (await connection.get_raw_connection()).driver_connection
 
 
 async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) -> bool:
@@ -99,12 +106,11 @@ async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) ->
     bets a broad filter produces, and on a small machine that time is taken from the database
     server the other workers share.
     """
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "asyncpg":
+    driver = await _asyncpg_connection(session)
+    if driver is None:
         return False
-    raw = await connection.get_raw_connection()
     values = [_column_values(frame[c]) for c in frame.columns]
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+    await driver.copy_records_to_table(
         table, columns=list(frame.columns), records=list(zip(*values, strict=True))
     )
     return True
@@ -322,10 +328,11 @@ async def _copy_out(
     of a million matches is never held at once; ``progress(rows_loaded)`` is called after each
     block.
     """
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "asyncpg":
+    driver = await _asyncpg_connection(session)
+    if driver is None:
         return None
-    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    dialect = (await session.connection()).dialect
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     args = [compiled.params[name] for name in compiled.positiontup or ()]
     dtypes: dict[str, Any] = dict.fromkeys(floats, "float64")
     dtypes.update(dict.fromkeys(("league", "season", "home_team", "away_team"), str))
@@ -368,10 +375,7 @@ async def _copy_out(
             lines -= rows
             parse(block)
 
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_from_query(  # type: ignore[union-attr]
-        str(compiled), *args, output=sink, format="csv", header=True
-    )
+    await driver.copy_from_query(str(compiled), *args, output=sink, format="csv", header=True)
     if pending or not frames:
         parse(bytes(pending))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -553,7 +557,7 @@ async def unfinished_jobs(session: AsyncSession, since: dt.datetime) -> list[Bac
     """Jobs created after ``since`` that are not SUCCESS, FAILURE or REVOKED, oldest first."""
     stmt = (
         select(BacktestJob)
-        .where(BacktestJob.status.not_in(["SUCCESS", "FAILURE", "REVOKED"]))
+        .where(BacktestJob.status.not_in(ENDED_STATES))
         .where(BacktestJob.created_at >= since)
         .order_by(BacktestJob.created_at)
     )
@@ -599,7 +603,7 @@ async def load_bets(
     """A job's bets with the match they were placed on, in the order they were placed.
 
     ``with_matches=False`` skips the match details (league, season, teams, score): the bets'
-    own columns are all the summary needs, and the joins cost more than the bets.
+    own columns are all the summary needs.
     """
     t = matches_table
     home, away = aliased(Team), aliased(Team)

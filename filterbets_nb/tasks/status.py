@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from filterbets_nb.db.models import BacktestJob
+from filterbets_nb.db.models import ENDED_STATES, BacktestJob
 from filterbets_nb.db.session import run_async
 from filterbets_nb.tasks.progress import read_progress
 
@@ -38,8 +38,7 @@ def get_task_status(task_id: str) -> dict[str, Any]:
         "pending": None,
     }
     if link["state"] == "PENDING":
-        status["pending"] = "queued" if job is not None and job.status not in _ENDED else "unknown"
+        status["pending"] = (
+            "queued" if job is not None and job.status not in ENDED_STATES else "unknown"
+        )
     return status
-
-
-_ENDED = ("SUCCESS", "FAILURE", "REVOKED")
