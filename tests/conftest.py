@@ -63,8 +63,13 @@ def free_port() -> int:
 
 
 def embedded_env(data_dir: Path) -> dict[str, str]:
+    """A fresh process's env for ``data_dir``. Tests run their own :class:`Worker`, so submits
+    do not start the data dir's shared worker (the tests of that worker turn it back on, and a
+    forgotten one still stops itself after two minutes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILTERBETS_")}
     env["FILTERBETS_DATA_DIR"] = str(data_dir)
+    env["FILTERBETS_WORKER_AUTOSTART"] = "0"
+    env["FILTERBETS_WORKER_IDLE_TIMEOUT"] = "120"
     return env
 
 

@@ -422,8 +422,8 @@ print(json.dumps({"queued": queued, "unknown": unknown}, default=str))
         )
     finally:
         wrong.stop()
-    assert out["queued"]["status"] == "PENDING" and out["queued"]["pending"] == "queued"
-    assert out["unknown"]["status"] == "PENDING" and out["unknown"]["pending"] == "unknown"
+    assert out["queued"]["state"] == "PENDING" and out["queued"]["pending"] == "queued"
+    assert out["unknown"]["state"] == "PENDING" and out["unknown"]["pending"] == "unknown"
     plain = Worker(env, tmp_path / "plain.log", concurrency=1, queues=None)
     try:
         out = client(
@@ -488,13 +488,13 @@ from filterbets_nb.tasks.status import get_task_status
 deadline, seen = time.monotonic() + 180, []
 while time.monotonic() < deadline:
     status = get_task_status({task_id!r})
-    seen.append(status["status"])
-    if status["status"] in ("SUCCESS", "FAILURE"):
+    seen.append(status["state"])
+    if status["state"] in ("SUCCESS", "FAILURE"):
         break
     time.sleep(0.02)
 stats = run_async(lambda s: store.load_team_stats(s))
 print(json.dumps({{"leagues": status["result"]["leagues"], "after": str(stats.updated_at.max()),
-                   "teams": len(stats), "status": status["status"], "seen": seen,
+                   "teams": len(stats), "status": status["state"], "seen": seen,
                    "progress": status["progress"]}}))
 """,
     )
