@@ -99,7 +99,9 @@ class _StderrBar:
         self.last = ""
 
 
-def _run_and_wait(flt: Any, leagues: list[str] | None, seasons: list[str] | None) -> Any:
+def _run_and_wait(
+    flt: Any, leagues: list[str] | None, seasons: list[str] | None, timeout: float | None = None
+) -> Any:
     """Submit through the chain (starting the data dir's worker if needed), draw the progress
     on stderr, return the finished run."""
     from filterbets_nb.client import BacktestCancelled, BacktestFailed, backtest
@@ -109,6 +111,7 @@ def _run_and_wait(flt: Any, leagues: list[str] | None, seasons: list[str] | None
     bar = _StderrBar("backtest")
     wait_for(
         run,
+        timeout=timeout,
         what=f"backtest {run.job_id}",
         on_status=bar,
         on_notice=bar.notice,
@@ -179,6 +182,10 @@ def backtest_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop waiting after this many seconds (the job itself goes on)."),
+    ] = None,
 ) -> None:
     """Run a backtest through the Celery chain (progress on stderr) and print its summary."""
     from filterbets_nb.client import SubmitError
@@ -200,8 +207,8 @@ def backtest_cmd(
     except (FilterError, TypeError, ValueError) as exc:
         raise _fail(f"{filter_file}: {exc}") from exc
     try:
-        run = _run_and_wait(flt, leagues, seasons)
-    except (JobFailed, JobCancelled, SubmitError, ValueError, TypeError) as exc:
+        run = _run_and_wait(flt, leagues, seasons, timeout)
+    except (JobFailed, JobCancelled, SubmitError, ValueError, TypeError, TimeoutError) as exc:
         raise _fail(str(exc)) from exc
     if as_json:
         from filterbets_nb.stats import to_jsonable

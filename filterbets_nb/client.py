@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -193,16 +194,24 @@ def _check_label(label: str, default: str) -> str:
     return default if len(default) <= MAX_LABEL else default[: MAX_LABEL - 3] + "..."
 
 
-def _prepare(
+@dataclass(frozen=True)
+class _Submission:
+    """One backtest's inputs, validated: nothing is stored or sent before this exists."""
+
+    filter: Filter
+    scope: dict[str, list[str]]
+    label: str
+    soft_time_limit: float | None
+
+
+def _validate(
     flt: Filter | Mapping[str, Any],
     leagues: str | Sequence[str] | None,
     seasons: str | Sequence[str] | None,
     label: str,
     soft_time_limit: float | None,
-) -> tuple[BacktestRun, Signature]:
-    """Validate, write the job row and build (not send) its chain, task ids known up front."""
-    from filterbets_nb.tasks.backtest_tasks import backtest_chain
-
+) -> _Submission:
+    """Check every input of a submit, with a message naming the one that is wrong."""
     parsed = _as_filter(flt)
     if parsed.stake > MAX_STAKE:
         raise ValueError(f"stake must be at most {MAX_STAKE:g} units, got {parsed.stake:g}")
@@ -211,13 +220,36 @@ def _prepare(
         "seasons": _codes(seasons, "seasons", MAX_SEASON),
     }
     limit = _check_limit(soft_time_limit)
-    label = _check_label(label, parsed.describe())
-    filter_dict = parsed.to_dict()
+    return _Submission(parsed, scope, _check_label(label, parsed.describe()), limit)
+
+
+def _prepare(sub: _Submission) -> tuple[BacktestRun, Signature]:
+    """Write the job row and build (not send) its chain, with the task ids known up front."""
+    from filterbets_nb.tasks.backtest_tasks import backtest_chain
+
+    filter_dict = sub.filter.to_dict()
     job_id = str(uuid.uuid4())
     task_ids = [str(uuid.uuid4()) for _ in range(3)]
-    run_shared(lambda s: store.create_job(s, job_id, filter_dict, scope, task_ids, label))
-    workflow = backtest_chain(job_id, task_ids, soft_time_limit=limit)
-    return BacktestRun(job_id, task_ids, label=label), workflow
+    run_shared(lambda s: store.create_job(s, job_id, filter_dict, sub.scope, task_ids, sub.label))
+    workflow = backtest_chain(job_id, task_ids, soft_time_limit=sub.soft_time_limit)
+    return BacktestRun(job_id, task_ids, label=sub.label), workflow
+
+
+#: Publishing retries: a broker that is down fails the submit within a few seconds.
+SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def _check_broker() -> None:
+    """One quick connection to a server broker before sending (no-op on the filesystem one).
+
+    Without it a Redis that is down is found by the result backend's subscription during the
+    send, which retries for about 20 s (``result_backend_always_retry``) before giving up.
+    """
+    app = get_app()
+    if get_settings().mode == "embedded":
+        return
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0.2, interval_max=0.2, timeout=3)
 
 
 def _send(workflow: Signature, runs: Sequence[BacktestRun]) -> None:
@@ -228,7 +260,8 @@ def _send(workflow: Signature, runs: Sequence[BacktestRun]) -> None:
     "queued" for a chain that was never sent.
     """
     try:
-        workflow.apply_async(retry=True, retry_policy={"max_retries": 2, "interval_max": 0.5})
+        _check_broker()
+        workflow.apply_async(retry=True, retry_policy=SEND_RETRY)
     except Exception as exc:
         reason = f"could not reach the broker {mask_url(get_settings().broker)}: {exc}"
         ids = [run.job_id for run in runs]
@@ -263,8 +296,9 @@ def backtest(
     overrides the evaluate link's 55-minute soft limit: past it the job ends as FAILURE
     ("time limit") with its partial progress recorded.
     """
+    sub = _validate(flt, leagues, seasons, label, soft_time_limit)
     _before_submit()
-    run, workflow = _prepare(flt, leagues, seasons, label, soft_time_limit)
+    run, workflow = _prepare(sub)
     _send(workflow, [run])
     return run
 
@@ -460,11 +494,12 @@ def compare(
     names = list(labels) if labels is not None else [""] * len(filters)
     if len(names) != len(filters):
         raise ValueError(f"{len(filters)} filters but {len(names)} labels")
-    _before_submit()
-    prepared = [
-        _prepare(flt, leagues, seasons, name, None)
+    subs = [
+        _validate(flt, leagues, seasons, name, None)
         for flt, name in zip(filters, names, strict=True)
     ]
+    _before_submit()
+    prepared = [_prepare(sub) for sub in subs]
     runs = [run for run, _ in prepared]
     _send(group([workflow for _, workflow in prepared]), runs)
     if show_progress:
@@ -524,9 +559,8 @@ def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = Tr
 
     _before_submit()
     try:
-        result = refresh_all_team_stats_task.apply_async(
-            retry=True, retry_policy={"max_retries": 2, "interval_max": 0.5}
-        )
+        _check_broker()
+        result = refresh_all_team_stats_task.apply_async(retry=True, retry_policy=SEND_RETRY)
     except Exception as exc:
         raise SubmitError(
             f"could not reach the broker {mask_url(get_settings().broker)}: {exc}"
