@@ -321,12 +321,17 @@ _detached: list[subprocess.Popen[bytes]] = []
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie (exited, not yet reaped by a parent that is not us)
+    counts as gone: it holds no lock and does no work."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -341,9 +346,9 @@ def stop_shared_worker(settings: Settings | None = None, grace: float = STOP_GRA
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pid) and not _reaped(pid):
+    while time.monotonic() < deadline and not _reaped(pid) and _alive(pid):
         time.sleep(0.1)
-    if _alive(pid) and not _reaped(pid):
+    if not _reaped(pid) and _alive(pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
     # The lock is free once every holder (the worker and its pool) is gone.
