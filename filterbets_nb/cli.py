@@ -291,7 +291,7 @@ def worker_status() -> None:
 
 @worker_app.command("stop")
 def worker_stop() -> None:
-    """Stop the data dir's shared worker (warm shutdown, killed after 8 s)."""
+    """Stop the data dir's shared worker (warm shutdown, killed after 6 s)."""
     from filterbets_nb.worker import stop_shared_worker
 
     settings = get_settings()

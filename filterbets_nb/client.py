@@ -73,6 +73,8 @@ class SubmitError(RuntimeError):
     """The job could not be sent to the broker; its row is marked FAILURE with the reason."""
 
 
+#: Seconds ``wait`` gives a failed link's worker to record the end in the job row.
+ROW_GRACE = 5.0
 #: Seconds a job may stay PENDING before its status says that no worker has taken it.
 NOTICE_AFTER = 5.0
 #: Bounds of the inputs a submit accepts, checked before anything is stored or sent.
@@ -97,11 +99,16 @@ def connect(*, start_worker: bool | None = None, quiet: bool = False) -> Setting
     settings.ensure_dirs()
     ensure_schema(settings.database)
     from filterbets_nb.worker import ensure_shared_worker, ping
+    from filterbets_nb.worker import start_worker as start_private
 
     if start_worker is not None:
         _autostart[0] = start_worker
-    if start_worker or (start_worker is None and settings.mode == "embedded"):
+    if settings.mode == "embedded" and start_worker is not False:
         ensure_shared_worker(settings)
+    elif settings.mode == "services" and start_worker and not ping(timeout=1.0):
+        # Asked for explicitly on a shared broker: a worker tied to this process, not a
+        # detached one that would outlive it and take other people's jobs.
+        start_private(settings)
     elif start_worker is None and not ping(timeout=1.0) and not quiet:
         print(f"warning: no Celery worker answers; {no_worker_hint(settings)}")
     if not quiet:
@@ -357,15 +364,27 @@ class BacktestRun:
         return str(self.status()["state"])
 
     def wait(self, timeout: float | None = None, poll: float = 0.1) -> BacktestRun:
-        """Block until the job ends; raise :class:`BacktestFailed` if it failed."""
-        wait_for(
-            self,
-            timeout=timeout,
-            poll=poll,
-            what=f"backtest {self.job_id}",
-            failed=BacktestFailed,
-            cancelled=BacktestCancelled,
-        )
+        """Block until the job ends; raise :class:`BacktestFailed` if it failed.
+
+        A failed link is visible in the result backend a moment before its worker writes the
+        job row (Celery stores the state, then calls ``on_failure``), so on a failure this
+        waits up to :data:`ROW_GRACE` seconds for the row too: after ``wait`` the job row says
+        how it ended, unless its worker could not write it (see :meth:`reconcile`).
+        """
+        try:
+            wait_for(
+                self,
+                timeout=timeout,
+                poll=poll,
+                what=f"backtest {self.job_id}",
+                failed=BacktestFailed,
+                cancelled=BacktestCancelled,
+            )
+        except (BacktestFailed, BacktestCancelled):
+            deadline = time.monotonic() + ROW_GRACE
+            while self._job().status not in ENDED_STATES and time.monotonic() < deadline:
+                time.sleep(poll)
+            raise
         return self
 
     def cancel(self) -> None:

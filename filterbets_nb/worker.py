@@ -174,7 +174,7 @@ atexit.register(stop_started_workers)
 IDLE_TIMEOUT_ENV = "FILTERBETS_WORKER_IDLE_TIMEOUT"
 DEFAULT_IDLE_TIMEOUT = 900.0
 #: Seconds a told-to-stop worker gets for its warm shutdown before it is killed.
-STOP_GRACE = 8.0
+STOP_GRACE = 6.0
 #: Size at which the worker log is rotated (at the next start), and rotated copies kept.
 LOG_MAX_BYTES = 5_000_000
 LOG_BACKUPS = 3

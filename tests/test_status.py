@@ -218,3 +218,38 @@ def test_submit_with_the_broker_down_marks_the_job_failed(
     row = jobs.iloc[0]
     assert row["status"] == "FAILURE" and "could not reach the broker" in row["error"]
     assert str(caught.value).startswith("could not reach the broker redis://127.0.0.1:")
+
+
+def test_stale_control_messages_are_cleaned_and_fresh_ones_kept(settings_env: Path) -> None:
+    from filterbets_nb.config import get_settings
+    from filterbets_nb.worker import clean_control_files
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    folder = settings.broker_folder
+    old = [folder / f"1_{i}.fb-dead@vm.celery.pidbox.msg" for i in range(3)]
+    old.append(folder / "2_x.abc.reply.celery.pidbox.msg")
+    fresh = folder / "3_y.fb-live@vm.celery.pidbox.msg"
+    task = folder / "4_z.backtest.msg"
+    for path in [*old, fresh, task]:
+        path.write_text("{}")
+    for path in [*old, task]:
+        os.utime(path, (1, 1))  # long ago
+    assert clean_control_files(settings) == len(old)
+    assert fresh.exists() and task.exists()  # a live reply, and a task message, stay
+    assert not any(path.exists() for path in old)
+
+
+def test_importing_the_package_and_app_reads_and_creates_nothing(tmp_path: Path) -> None:
+    from tests.conftest import embedded_env, run_py
+
+    data_dir = tmp_path / "never-made"
+    out = run_py(
+        embedded_env(data_dir),
+        "import json, sys\nimport filterbets_nb as fb\n"
+        "heavy = [m for m in ('pandas', 'sqlalchemy', 'celery') if m in sys.modules]\n"
+        "import filterbets_nb.tasks.celery_app, filterbets_nb.tasks.backtest_tasks\n"
+        "print(json.dumps(heavy))",
+    )
+    assert out == []  # `import filterbets_nb` is lazy
+    assert not data_dir.exists()  # neither import read settings into directories

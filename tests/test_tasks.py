@@ -89,9 +89,11 @@ try:
     error = None
 except fb.BacktestFailed as exc:
     error = str(exc)
+before = run_async(lambda s: store.get_job(s, run.job_id)).status
+reconciled = run.reconcile()  # the explicit repair step; reading a status never writes
 job = run_async(lambda s: store.get_job(s, run.job_id))
 print(json.dumps({"error": error, "status": job.status, "stored": job.error,
-                  "progress": job.progress}))
+                  "progress": job.progress, "before": before, "reconciled": reconciled}))
 """
 
 
@@ -220,6 +222,8 @@ run = fb.backtest(FILTER)
     finally:
         w.stop()
     assert out["status"] == "FAILURE", out
+    # The worker could not record the end: waiting saw it, only reconcile stored it.
+    assert out["before"] != "FAILURE" and out["reconciled"] == "FAILURE", out
     assert "Connect" in out["stored"] or "connect" in out["stored"], out["stored"]
     assert w.text().count("Retry in") == 3, w.text()[-3000:]
 

@@ -6,11 +6,13 @@ CLI that merely sends tasks connects none of these handlers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from celery.signals import (
@@ -18,6 +20,7 @@ from celery.signals import (
     after_setup_task_logger,
     task_received,
     worker_ready,
+    worker_shutting_down,
 )
 
 from filterbets_nb.config import get_settings, install_log_masking
@@ -57,20 +60,43 @@ def _watch_parent(sender: Any = None, **_: Any) -> None:
     threading.Thread(target=watch, name="filterbets-parent-watch", daemon=True).start()
 
 
-def stop_self(grace: float = 8.0) -> None:
-    """Warm shutdown (SIGTERM to this worker), with SIGKILL of its process group as a backstop.
+#: Seconds a warm shutdown may take before the worker and its pool are killed.
+SHUTDOWN_GRACE = 6.0
 
-    The hang of the issue: a warm shutdown that a wedged pool or a transport thread keeps from
-    finishing left the process in a futex wait for ever. The watchdog below is a daemon thread,
-    so a shutdown that does finish is not delayed by it.
-    """
+
+def stop_self() -> None:
+    """Warm shutdown of this worker, as if it got SIGTERM (the backstop below bounds it)."""
     os.kill(os.getpid(), signal.SIGTERM)
 
+
+def _pool_pids() -> list[int]:
+    pid = os.getpid()
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in children.read_text().split()]
+    except OSError:
+        return []
+
+
+@worker_shutting_down.connect
+def _bound_the_shutdown(**_: Any) -> None:
+    """Kill the pool and the worker if a warm shutdown has not finished after the grace.
+
+    The hang of the issue: a worker told to stop (its parent gone, SIGTERM) waited for its pool
+    children, which a wedged pool kept from exiting, in a futex wait until SIGKILL. A warm
+    shutdown normally takes 2-7 s here (the consumer notices the flag within its 2 s drain
+    timeout, then the pool and the result handler threads wind down); the backstop, a daemon
+    thread, makes "stopped within 10 s" hold whatever the pool does, and a clean shutdown is
+    not delayed by it. Running tasks killed this way are redelivered (``acks_late``; on the
+    filesystem transport the next worker's stranded-job check re-sends them).
+    """
+
     def backstop() -> None:
-        time.sleep(grace)
-        logger.error("warm shutdown did not finish in %.0f s; killing the worker", grace)
-        if os.getpgid(0) == os.getpid():
-            os.killpg(os.getpid(), signal.SIGKILL)
+        time.sleep(SHUTDOWN_GRACE)
+        logger.error("warm shutdown took over %.0f s; killing the pool and worker", SHUTDOWN_GRACE)
+        for child in _pool_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=backstop, name="filterbets-stop-backstop", daemon=True).start()
