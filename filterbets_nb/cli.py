@@ -1,16 +1,24 @@
-"""``filterbets-nb``: the command line (demo, import, backtest, db, worker, beat, jobs)."""
+"""``filterbets-nb``: the command line (demo, import, backtest, db, worker, beat, jobs).
+
+Thin on purpose: it parses, calls the client and renders with the notebook's text renderer.
+Everything heavy is imported inside the commands, so ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from filterbets_nb.config import get_settings
+
+#: Longest error message printed (the rest is cut: a huge input must not flood the terminal).
+MAX_MESSAGE = 2000
 
 app = typer.Typer(
     help="Research football betting filters: import data, run backtests on Celery workers.",
@@ -29,8 +37,28 @@ DEMO_FILTER: dict[str, Any] = {
 }
 
 
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an error.")
+    ] = False,
+) -> None:
+    """Research football betting filters: import data, run backtests on Celery workers."""
+    _state["debug"] = debug
+
+
+def _message(text: str) -> str:
+    from filterbets_nb.config import mask_url
+
+    text = text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " ...(cut)"
+    return mask_url(text)
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    typer.secho(f"error: {_message(message)}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
 
 
@@ -41,39 +69,55 @@ def _fmt(key: str, value: Any) -> str:
     return str(value)
 
 
-def _progress_line(status: dict[str, Any]) -> str:
-    p = status["progress"] or {}
-    stage = p.get("stage") or status["state"].lower()
-    index, stages = p.get("stage_index", 0), p.get("stages", 0)
-    percent = float(p.get("percent", 0.0))
-    filled = int(percent / 100 * 30)
-    step = f"{index}/{stages} " if stages else ""
-    return (
-        f"\r{step}{stage:<8} [{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}% "
-        f"{p.get('current', 0)}/{p.get('total', 0)}"
-    )
+class _StderrBar:
+    """Draws a status on stderr with the notebook's text renderer (one renderer for both)."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+        self.started = time.monotonic()
+
+    def __call__(self, status: Any) -> None:
+        from filterbets_nb.notebook import render_text
+        from filterbets_nb.status import is_ended
+
+        line = render_text(
+            status, elapsed=time.monotonic() - self.started, description=self.description
+        )
+        ended = is_ended(status["state"])
+        if self.tty:
+            sys.stderr.write("\r" + line.ljust(len(self.last)) + ("\n" if ended else ""))
+        elif ended:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        self.last = line
+
+    def notice(self, text: str) -> None:
+        sys.stderr.write(("\n" if self.tty and self.last else "") + f"filterbets-nb: {text}\n")
+        sys.stderr.flush()
+        self.last = ""
 
 
-def _run_and_wait(flt: Any, leagues: list[str] | None, seasons: list[str] | None) -> Any:
-    """Submit through the chain, draw a text progress bar on stderr, return the finished run."""
-    import time
+def _run_and_wait(
+    flt: Any, leagues: list[str] | None, seasons: list[str] | None, timeout: float | None = None
+) -> Any:
+    """Submit through the chain (starting the data dir's worker if needed), draw the progress
+    on stderr, return the finished run."""
+    from filterbets_nb.client import BacktestCancelled, BacktestFailed, backtest
+    from filterbets_nb.status import wait_for
 
-    from filterbets_nb.client import TERMINAL, BacktestFailed, backtest, connect
-
-    connect(start_worker=True, quiet=True)
     run = backtest(flt, leagues=leagues, seasons=seasons)
-    tty = sys.stderr.isatty()
-    while True:
-        status = run.status()
-        if tty:
-            sys.stderr.write(_progress_line(status))
-            sys.stderr.flush()
-        if status["state"] in TERMINAL:
-            break
-        time.sleep(0.1)
-    sys.stderr.write(_progress_line(status) + "\n")
-    if status["state"] != "SUCCESS":
-        raise BacktestFailed(f"backtest {run.job_id} {status['state']}: {status['error']}")
+    bar = _StderrBar("backtest")
+    wait_for(
+        run,
+        timeout=timeout,
+        what=f"backtest {run.job_id}",
+        on_status=bar,
+        on_notice=bar.notice,
+        failed=BacktestFailed,
+        cancelled=BacktestCancelled,
+    )
     return run
 
 
@@ -85,9 +129,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic leagues.")] = 0,
 ) -> None:
     """Generate seeded synthetic leagues, run one backtest through Celery, print its summary."""
-    from filterbets_nb.client import HEADLINE, BacktestFailed
+    from filterbets_nb.client import HEADLINE
     from filterbets_nb.filters import Filter
     from filterbets_nb.loading import load_demo
+    from filterbets_nb.status import JobCancelled, JobFailed
 
     settings = get_settings()
     typer.echo(f"filterbets-nb: {settings.describe()}")
@@ -97,7 +142,7 @@ def demo(
     typer.echo(f"backtest: {flt.describe()}")
     try:
         run = _run_and_wait(flt, None, None)
-    except BacktestFailed as exc:
+    except (JobFailed, JobCancelled) as exc:
         raise _fail(str(exc)) from exc
     summary = run.summary()
     for key in ("bets", "wins", "losses", *HEADLINE[2:-2], "skipped_no_odds"):
@@ -137,22 +182,33 @@ def backtest_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop waiting after this many seconds (the job itself goes on)."),
+    ] = None,
 ) -> None:
     """Run a backtest through the Celery chain (progress on stderr) and print its summary."""
-    from filterbets_nb.client import BacktestFailed
+    from filterbets_nb.client import SubmitError
     from filterbets_nb.filters import Filter, FilterError
+    from filterbets_nb.status import JobCancelled, JobFailed
 
     try:
-        flt = Filter.from_dict(json.loads(filter_file.read_text()))
+        flt = Filter.from_dict(json.loads(filter_file.read_text(encoding="utf-8")))
     except FileNotFoundError as exc:
         raise _fail(f"no such file: {filter_file}") from exc
     except json.JSONDecodeError as exc:
         raise _fail(f"{filter_file} is not valid JSON: {exc}") from exc
-    except FilterError as exc:
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{filter_file} is not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise _fail(f"cannot read {filter_file}: {exc.strerror or exc}") from exc
+    except RecursionError as exc:
+        raise _fail(f"{filter_file} is nested too deeply to be a filter") from exc
+    except (FilterError, TypeError, ValueError) as exc:
         raise _fail(f"{filter_file}: {exc}") from exc
     try:
-        run = _run_and_wait(flt, leagues, seasons)
-    except BacktestFailed as exc:
+        run = _run_and_wait(flt, leagues, seasons, timeout)
+    except (JobFailed, JobCancelled, SubmitError, ValueError, TypeError, TimeoutError) as exc:
         raise _fail(str(exc)) from exc
     if as_json:
         from filterbets_nb.stats import to_jsonable
@@ -184,18 +240,67 @@ def _exec_celery(args: list[str]) -> None:
     )
 
 
-@app.command()
+worker_app = typer.Typer(help="The Celery worker: run one, or show/stop the shared one.")
+app.add_typer(worker_app, name="worker")
+
+
+@worker_app.callback(invoke_without_command=True)
 def worker(
+    ctx: typer.Context,
     concurrency: Annotated[int, typer.Option("-c", "--concurrency")] = 2,
     queues: Annotated[str, typer.Option("-Q", "--queues")] = "backtest,stats",
     beat: Annotated[bool, typer.Option("--beat", help="Also run the beat scheduler.")] = False,
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
     """Run a Celery worker on both queues (wraps `celery -A ... worker -Q backtest,stats`)."""
+    if ctx.invoked_subcommand is not None:
+        return
     args = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel]
     if beat:
         args += ["--beat", "--schedule", str(get_settings().data_dir / "celerybeat-schedule")]
     _exec_celery(args)
+
+
+@worker_app.command("status")
+def worker_status() -> None:
+    """Show the data dir's shared worker (embedded), or the workers that answer (services)."""
+    from filterbets_nb.worker import ping, shared_worker_info
+
+    settings = get_settings()
+    if settings.mode == "services":
+        names = sorted(name for reply in ping(timeout=1.0) for name in reply)
+        typer.echo(
+            f"{len(names)} worker(s) answer: {', '.join(names)}"
+            if names
+            else f"no worker answers on {settings.describe()}"
+        )
+        return
+    info = shared_worker_info(settings)
+    if info is None:
+        typer.echo(f"no shared worker runs for {settings.data_dir}")
+        return
+    timeout = info.get("idle_timeout")
+    idle = "never stops" if not timeout else f"stops after {timeout:.0f} s idle"
+    started = info.get("started")
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
+    typer.echo(
+        f"shared worker running: pid {info.get('pid')} ({info.get('hostname')}), "
+        f"since {since}, {idle}, log {info['log']}"
+    )
+
+
+@worker_app.command("stop")
+def worker_stop() -> None:
+    """Stop the data dir's shared worker (warm shutdown, killed after 6 s)."""
+    from filterbets_nb.worker import stop_shared_worker
+
+    settings = get_settings()
+    if settings.mode == "services":
+        raise _fail("services mode: stop your workers where you started them")
+    if stop_shared_worker(settings):
+        typer.echo(f"stopped the shared worker of {settings.data_dir}")
+    else:
+        typer.echo(f"no shared worker runs for {settings.data_dir}")
 
 
 @app.command("beat")
@@ -217,7 +322,19 @@ def jobs(limit: Annotated[int, typer.Option()] = 20) -> None:
 
 
 def main() -> None:
-    app()
+    """Run the CLI; a user error is one line on stderr (``--debug`` shows the traceback)."""
+    try:
+        app()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if _state["debug"] or "--debug" in sys.argv[1:]:
+            raise
+        typer.secho(
+            f"error: {_message(f'{type(exc).__name__}: {exc}')}", fg=typer.colors.RED, err=True
+        )
+        typer.echo("(run with --debug for the traceback)", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

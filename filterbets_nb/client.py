@@ -8,28 +8,43 @@ in a new process (``load_results``), long after the kernel that submitted it has
 from __future__ import annotations
 
 import html
+import math
+import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from functools import partial
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from celery import group
 from celery.canvas import Signature
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from filterbets_nb.config import Settings, get_settings
+from filterbets_nb.config import Settings, get_settings, mask_url
 from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
-from filterbets_nb.db.models import ENDED_STATES, utcnow
-from filterbets_nb.db.session import run_async
+from filterbets_nb.db.models import utcnow
+from filterbets_nb.db.session import run_shared
 from filterbets_nb.filters import Filter
 from filterbets_nb.stats import equity_curve, from_jsonable, monthly_breakdown
+from filterbets_nb.status import (
+    ENDED_STATES,
+    JobCancelled,
+    JobFailed,
+    JobState,
+    Status,
+    wait_for,
+)
+from filterbets_nb.tasks.celery_app import get_app
 from filterbets_nb.tasks.progress import read_progress
+from filterbets_nb.tasks.status import chain_state, check_task_id
 
 if TYPE_CHECKING:
     from filterbets_nb.notebook import ProgressBar
 
+#: Kept for callers of the earlier name; the one definition is ``status.ENDED_STATES``.
 TERMINAL = ENDED_STATES
 #: The metrics a one-row-per-run table or a short summary shows first.
 HEADLINE = (
@@ -46,76 +61,252 @@ HEADLINE = (
 )
 
 
-class BacktestFailed(RuntimeError):
+class BacktestFailed(JobFailed):
     """The job ended as FAILURE; the message carries the stored reason."""
 
 
-class BacktestCancelled(RuntimeError):
+class BacktestCancelled(JobCancelled):
     """The job was revoked before it finished."""
+
+
+class SubmitError(RuntimeError):
+    """The job could not be sent to the broker; its row is marked FAILURE with the reason."""
+
+
+#: Seconds ``wait`` gives a failed link's worker to record the end in the job row.
+ROW_GRACE = 5.0
+#: Seconds a job may stay PENDING before its status says that no worker has taken it.
+NOTICE_AFTER = 5.0
+#: Bounds of the inputs a submit accepts, checked before anything is stored or sent.
+MAX_LABEL = 200
+MAX_LEAGUE = 16
+MAX_SEASON = 16
+MAX_SCOPE_ITEMS = 500
+MAX_STAKE = 1e9
+#: The evaluate link's hard time limit (``task_time_limit``): a soft limit must stay below it.
+MAX_SOFT_TIME_LIMIT = 3600.0
 
 
 def connect(*, start_worker: bool | None = None, quiet: bool = False) -> Settings:
     """Make the configured database ready and make sure a worker listens.
 
-    ``start_worker=None`` means: in embedded mode start one when none answers a ping; with
-    services (Redis) only warn, because teams run their own workers.
+    ``start_worker=None`` means: in embedded mode start the data dir's shared worker unless it
+    runs; with services (Redis) only warn, because teams run their own workers. Submitting
+    (``backtest``, ``compare``, ``refresh_team_stats``) does the same, so ``connect`` is
+    optional.
     """
     settings = get_settings()
     settings.ensure_dirs()
     ensure_schema(settings.database)
-    from filterbets_nb.worker import ensure_worker, ping
+    from filterbets_nb.worker import ensure_shared_worker, ping
+    from filterbets_nb.worker import start_worker as start_private
 
-    if start_worker or (start_worker is None and settings.mode == "embedded"):
-        ensure_worker(settings)
+    if start_worker is not None:
+        _autostart[0] = start_worker
+    if settings.mode == "embedded" and start_worker is not False:
+        ensure_shared_worker(settings)
+    elif settings.mode == "services" and start_worker and not ping(timeout=1.0):
+        # Asked for explicitly on a shared broker: a worker tied to this process, not a
+        # detached one that would outlive it and take other people's jobs.
+        start_private(settings)
     elif start_worker is None and not ping(timeout=1.0) and not quiet:
-        print("warning: no Celery worker answers; start one with `filterbets-nb worker`")
+        print(f"warning: no Celery worker answers; {no_worker_hint(settings)}")
     if not quiet:
         print(f"filterbets-nb: {settings.describe()}")
     return settings
 
 
+def no_worker_hint(settings: Settings) -> str:
+    """How to start a worker for these settings, with the broker's password masked."""
+    if settings.mode == "embedded":
+        log = settings.data_dir / "worker.log"
+        seen = f" and its log {log}" if log.exists() else ""
+        return f"is the data dir's shared worker up? see `filterbets-nb worker status`{seen}"
+    return (
+        "start one with `filterbets-nb worker` (queues backtest,stats) on broker "
+        f"{mask_url(settings.broker)}"
+    )
+
+
+#: ``connect(start_worker=False)`` turns the submit paths' worker start off for this process.
+_autostart = [True]
+#: Set to 0 to never start the shared worker from a submit (tests that run their own workers).
+AUTOSTART_ENV = "FILTERBETS_WORKER_AUTOSTART"
+
+
+def _before_submit() -> Settings:
+    """What every submit path needs first: the schema, and in embedded mode a worker."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    ensure_schema(settings.database)
+    get_app()
+    wanted = _autostart[0] and os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
+    if settings.mode == "embedded" and wanted:
+        from filterbets_nb.worker import ensure_shared_worker
+
+        ensure_shared_worker(settings)
+    return settings
+
+
 def _as_filter(flt: Filter | Mapping[str, Any]) -> Filter:
-    return flt if isinstance(flt, Filter) else Filter.from_dict(dict(flt))
+    if isinstance(flt, Filter):
+        return flt
+    if not isinstance(flt, Mapping):
+        raise TypeError(
+            f"a backtest needs a Filter or a filter dict, not {type(flt).__name__} "
+            "(build one with fb.F, e.g. fb.F.home_odds.between(1.5, 2.2).bet('home'))"
+        )
+    return Filter.from_dict(dict(flt))
 
 
-def _prepare(
+def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[str]:
+    """A list of codes from one code or a sequence of them (``"E0"`` means ``["E0"]``)."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Sequence | set | frozenset):
+        raise TypeError(f"{what} must be a string or a list of strings, not {type(value).__name__}")
+    codes = list(items)
+    if len(codes) > MAX_SCOPE_ITEMS:
+        raise ValueError(f"at most {MAX_SCOPE_ITEMS} {what}, got {len(codes)}")
+    for code in codes:
+        if not isinstance(code, str):
+            raise TypeError(f"{what} must be strings, got {code!r} ({type(code).__name__})")
+        if not code.strip() or len(code) > longest or "\x00" in code:
+            shown = code if len(code) <= 40 else code[:40] + "..."
+            raise ValueError(f"{what}: {shown!r} is not a code (1 to {longest} characters, no NUL)")
+    return codes
+
+
+def _check_limit(soft_time_limit: float | None) -> float | None:
+    if soft_time_limit is None:
+        return None
+    if isinstance(soft_time_limit, bool) or not isinstance(soft_time_limit, int | float):
+        raise TypeError(f"soft_time_limit is a number of seconds, not {soft_time_limit!r}")
+    if not math.isfinite(soft_time_limit) or not 0 < soft_time_limit <= MAX_SOFT_TIME_LIMIT:
+        raise ValueError(
+            f"soft_time_limit must be > 0 and at most {MAX_SOFT_TIME_LIMIT:.0f} s "
+            f"(the hard limit), got {soft_time_limit!r}"
+        )
+    return float(soft_time_limit)
+
+
+def _check_label(label: str, default: str) -> str:
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a string, not {type(label).__name__}")
+    if len(label) > MAX_LABEL or "\x00" in label:
+        raise ValueError(f"label must have at most {MAX_LABEL} characters and no NUL")
+    if label:
+        return label
+    return default if len(default) <= MAX_LABEL else default[: MAX_LABEL - 3] + "..."
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """One backtest's inputs, validated: nothing is stored or sent before this exists."""
+
+    filter: Filter
+    scope: dict[str, list[str]]
+    label: str
+    soft_time_limit: float | None
+
+
+def _validate(
     flt: Filter | Mapping[str, Any],
-    leagues: Sequence[str] | None,
-    seasons: Sequence[str] | None,
+    leagues: str | Sequence[str] | None,
+    seasons: str | Sequence[str] | None,
     label: str,
     soft_time_limit: float | None,
-) -> tuple[BacktestRun, Signature]:
+) -> _Submission:
+    """Check every input of a submit, with a message naming the one that is wrong."""
+    parsed = _as_filter(flt)
+    if parsed.stake > MAX_STAKE:
+        raise ValueError(f"stake must be at most {MAX_STAKE:g} units, got {parsed.stake:g}")
+    scope = {
+        "leagues": _codes(leagues, "leagues", MAX_LEAGUE),
+        "seasons": _codes(seasons, "seasons", MAX_SEASON),
+    }
+    limit = _check_limit(soft_time_limit)
+    return _Submission(parsed, scope, _check_label(label, parsed.describe()), limit)
+
+
+def _prepare(sub: _Submission) -> tuple[BacktestRun, Signature]:
     """Write the job row and build (not send) its chain, with the task ids known up front."""
     from filterbets_nb.tasks.backtest_tasks import backtest_chain
 
-    parsed = _as_filter(flt)
-    filter_dict = parsed.to_dict()
-    ensure_schema()
+    filter_dict = sub.filter.to_dict()
     job_id = str(uuid.uuid4())
     task_ids = [str(uuid.uuid4()) for _ in range(3)]
-    scope = {"leagues": list(leagues or []), "seasons": list(seasons or [])}
-    label = label or parsed.describe()
-    run_async(lambda s: store.create_job(s, job_id, filter_dict, scope, task_ids, label))
-    workflow = backtest_chain(job_id, task_ids, soft_time_limit=soft_time_limit)
-    return BacktestRun(job_id, task_ids, label=label), workflow
+    run_shared(lambda s: store.create_job(s, job_id, filter_dict, sub.scope, task_ids, sub.label))
+    workflow = backtest_chain(job_id, task_ids, soft_time_limit=sub.soft_time_limit)
+    return BacktestRun(job_id, task_ids, label=sub.label), workflow
+
+
+#: Publishing retries: a broker that is down fails the submit within a few seconds.
+SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def _check_broker() -> None:
+    """One quick connection to a server broker before sending (no-op on the filesystem one).
+
+    Without it a Redis that is down is found by the result backend's subscription during the
+    send, which retries for about 20 s (``result_backend_always_retry``) before giving up.
+    """
+    app = get_app()
+    if get_settings().mode == "embedded":
+        return
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0.2, interval_max=0.2, timeout=3)
+
+
+def _send(workflow: Signature, runs: Sequence[BacktestRun]) -> None:
+    """Send ``workflow``; if the broker cannot take it, mark every job FAILURE and raise.
+
+    Send-then-record: the rows were written PENDING first (a worker may pick a link up at
+    once and must find its job), so a failed send is what marks them, and no row stays
+    "queued" for a chain that was never sent.
+    """
+    try:
+        _check_broker()
+        workflow.apply_async(retry=True, retry_policy=SEND_RETRY)
+    except Exception as exc:
+        reason = f"could not reach the broker {mask_url(get_settings().broker)}: {exc}"
+        ids = [run.job_id for run in runs]
+
+        async def mark_failed(session: AsyncSession) -> None:
+            for job_id in ids:
+                await store.update_job(
+                    session,
+                    job_id,
+                    status="FAILURE",
+                    error=reason,
+                    finished_at=utcnow(),
+                    unless=ENDED_STATES,
+                )
+
+        run_shared(mark_failed)
+        raise SubmitError(reason) from exc
 
 
 def backtest(
     flt: Filter | Mapping[str, Any],
     *,
-    leagues: Sequence[str] | None = None,
-    seasons: Sequence[str] | None = None,
+    leagues: str | Sequence[str] | None = None,
+    seasons: str | Sequence[str] | None = None,
     label: str = "",
     soft_time_limit: float | None = None,
 ) -> BacktestRun:
     """Submit ``fetch_matches | evaluate_filter | save_results`` for ``flt``; returns at once.
 
-    The filter is validated here too, so a bad filter fails in the notebook cell that wrote it.
-    ``soft_time_limit`` (seconds) overrides the evaluate link's 55-minute soft limit: past it
-    the job ends as FAILURE ("time limit") with its partial progress recorded.
+    The filter and scope are validated here too, so a bad one fails in the notebook cell that
+    wrote it. ``leagues="E0"`` means ``["E0"]``. ``soft_time_limit`` (seconds, at most 3600)
+    overrides the evaluate link's 55-minute soft limit: past it the job ends as FAILURE
+    ("time limit") with its partial progress recorded.
     """
-    run, workflow = _prepare(flt, leagues, seasons, label, soft_time_limit)
-    workflow.apply_async()
+    sub = _validate(flt, leagues, seasons, label, soft_time_limit)
+    _before_submit()
+    run, workflow = _prepare(sub)
+    _send(workflow, [run])
     return run
 
 
@@ -131,88 +322,99 @@ class BacktestRun:
         return f"BacktestRun(job_id={self.job_id!r})"
 
     def _job(self) -> Any:
-        job = run_async(lambda s: store.get_job(s, self.job_id))
+        job = run_shared(lambda s: store.get_job(s, self.job_id))
         if job is None:
             raise KeyError(f"no backtest job {self.job_id!r} in the database")
         return job
 
-    def status(self) -> dict[str, Any]:
-        """State, progress dict, error and timestamps, from the job row and the chain's tasks.
-
-        When a link failed but could not say so in the job row (its database was unreachable),
-        the failure is written here, so the job row ends right either way.
-        """
-        job = self._job()
-        state, error = job.status, job.error
-        progress: dict[str, Any] = dict(job.progress or {})
-        if state not in TERMINAL:
-            for task_id in reversed(self.task_ids):
-                link = read_progress(task_id)
-                if link["state"] == "PENDING":
-                    continue
-                if link["state"] in ("FAILURE", "REVOKED"):
-                    state, error = link["state"], error or link["error"]
-                    self._record_end(state, error)
-                elif link["progress"] and link["state"] != "SUCCESS":
-                    progress = link["progress"]
-                    state = "PROGRESS"
-                break
-        return {
+    def _status_of(self, job: Any) -> Status:
+        """The status from an already read job row plus the chain's task meta; writes nothing."""
+        state, progress, error = chain_state(job.status, self.task_ids, dict(job.progress or {}))
+        status: Status = {
             "job_id": self.job_id,
             "state": state,
             "progress": progress,
-            "error": error,
+            "error": error or job.error,
+            "notice": None,
             "created_at": job.created_at,
             "started_at": job.started_at,
             "finished_at": job.finished_at,
         }
+        if state == JobState.PENDING and not progress and job.created_at is not None:
+            waited = (utcnow() - job.created_at).total_seconds()
+            if waited >= NOTICE_AFTER:
+                status["notice"] = (
+                    f"no worker has taken this job after {waited:.0f} s; "
+                    f"{no_worker_hint(get_settings())}"
+                )
+        return status
 
-    def _record_end(self, state: str, error: str | None) -> None:
-        run_async(
-            lambda s: store.update_job(
-                s, self.job_id, status=state, error=error, finished_at=utcnow(), unless=TERMINAL
-            )
-        )
+    def status(self) -> Status:
+        """State, progress dict, error, notice and timestamps (one job read, no writes)."""
+        return self._status_of(self._job())
+
+    def reconcile(self) -> str | None:
+        """Store the end the chain reached when the job row missed it (see ``tasks.status``)."""
+        from filterbets_nb.tasks.status import reconcile_job
+
+        return reconcile_job(self.job_id)
 
     @property
     def state(self) -> str:
         return str(self.status()["state"])
 
     def wait(self, timeout: float | None = None, poll: float = 0.1) -> BacktestRun:
-        """Block until the job ends; raise :class:`BacktestFailed` if it failed."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            status = self.status()
-            if status["state"] == "SUCCESS":
-                return self
-            if status["state"] == "FAILURE":
-                raise BacktestFailed(f"backtest {self.job_id} failed: {status['error']}")
-            if status["state"] == "REVOKED":
-                raise BacktestCancelled(f"backtest {self.job_id} was cancelled")
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"backtest {self.job_id} still {status['state']} after {timeout} s"
-                )
-            time.sleep(poll)
+        """Block until the job ends; raise :class:`BacktestFailed` if it failed.
+
+        A failed link is visible in the result backend a moment before its worker writes the
+        job row (Celery stores the state, then calls ``on_failure``), so on a failure this
+        waits up to :data:`ROW_GRACE` seconds for the row too: after ``wait`` the job row says
+        how it ended, unless its worker could not write it (see :meth:`reconcile`).
+        """
+        try:
+            wait_for(
+                self,
+                timeout=timeout,
+                poll=poll,
+                what=f"backtest {self.job_id}",
+                failed=BacktestFailed,
+                cancelled=BacktestCancelled,
+            )
+        except (BacktestFailed, BacktestCancelled):
+            deadline = time.monotonic() + ROW_GRACE
+            while self._job().status not in ENDED_STATES and time.monotonic() < deadline:
+                time.sleep(poll)
+            raise
+        return self
 
     def cancel(self) -> None:
         """Revoke every link of the chain (terminating a running one); the job ends REVOKED."""
-        from filterbets_nb.tasks.celery_app import celery_app
-
+        app = get_app()
         for task_id in self.task_ids:
-            celery_app.control.revoke(task_id, terminate=True)
-        self._record_end("REVOKED", "cancelled")
+            app.control.revoke(task_id, terminate=True)
+        run_shared(
+            lambda s: store.update_job(
+                s,
+                self.job_id,
+                status="REVOKED",
+                error="cancelled",
+                finished_at=utcnow(),
+                unless=ENDED_STATES,
+            )
+        )
 
-    def summary(self) -> pd.Series:
-        """Named metrics (bets, profit, roi, hit_rate, ...) as a pandas Series."""
-        job = self._job()
-        if job.status != "SUCCESS" or job.summary is None:
+    def _summary_of(self, job: Any) -> pd.Series:
+        if job.status != JobState.SUCCESS or job.summary is None:
             raise RuntimeError(f"backtest {self.job_id} has no results yet (state {job.status})")
         return from_jsonable(job.summary)
 
+    def summary(self) -> pd.Series:
+        """Named metrics (bets, profit, roi, hit_rate, ...) as a pandas Series."""
+        return self._summary_of(self._job())
+
     def bets(self) -> pd.DataFrame:
         """Every bet, in kick-off order, with its match, odds, stake, result and profit."""
-        return run_async(lambda s: store.load_bets(s, self.job_id))
+        return run_shared(lambda s: store.load_bets(s, self.job_id))
 
     def filter(self) -> Filter:
         return Filter.from_dict(self._job().filter)
@@ -247,13 +449,14 @@ class BacktestRun:
         return plot_equity(self.bets(), title=self.label or self.job_id, ax=ax)
 
     def _repr_html_(self) -> str:
-        status = self.status()
+        job = self._job()  # one read serves the state and the summary
+        status = self._status_of(job)
         head = (
             f"<b>Backtest</b> {html.escape(self.label)} "
             f"<code>{status['state']}</code> <small>job {self.job_id}</small>"
         )
-        if status["state"] == "SUCCESS":
-            table = self.summary()[list(HEADLINE)].to_frame("value").to_html()
+        if status["state"] == JobState.SUCCESS:
+            table = self._summary_of(job)[list(HEADLINE)].to_frame("value").to_html()
             return f"<div>{head}{table}</div>"
         if status["error"]:
             return f"<div>{head}<pre>{html.escape(str(status['error']))}</pre></div>"
@@ -263,7 +466,8 @@ class BacktestRun:
 
 def load_results(job_id: str) -> BacktestRun:
     """A handle on an earlier run, from the database alone."""
-    job = run_async(lambda s: store.get_job(s, job_id))
+    job_id = check_task_id(job_id)
+    job = run_shared(lambda s: store.get_job(s, job_id))
     if job is None:
         raise KeyError(f"no backtest job {job_id!r} in the database")
     return BacktestRun(job_id, job.task_ids, label=job.label)
@@ -271,7 +475,7 @@ def load_results(job_id: str) -> BacktestRun:
 
 def jobs(limit: int = 100) -> pd.DataFrame:
     """Recent backtest jobs, newest first."""
-    return run_async(lambda s: store.list_jobs(s, limit))
+    return run_shared(lambda s: store.list_jobs(s, limit))
 
 
 class TaskStatus(dict[str, Any]):
@@ -284,7 +488,10 @@ class TaskStatus(dict[str, Any]):
 
 
 def task_status(task_id: str) -> TaskStatus:
-    """The spec's status check for any task id, telling queued from unknown ids."""
+    """The spec's status check for any task id, telling queued from unknown ids.
+
+    An empty or non-string id is refused (ValueError) rather than matched against anything.
+    """
     from filterbets_nb.tasks.status import get_task_status
 
     return TaskStatus(get_task_status(task_id))
@@ -293,8 +500,8 @@ def task_status(task_id: str) -> TaskStatus:
 def compare(
     filters: Sequence[Filter | Mapping[str, Any]],
     *,
-    leagues: Sequence[str] | None = None,
-    seasons: Sequence[str] | None = None,
+    leagues: str | Sequence[str] | None = None,
+    seasons: str | Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
     timeout: float | None = None,
     show_progress: bool = True,
@@ -306,15 +513,17 @@ def compare(
     names = list(labels) if labels is not None else [""] * len(filters)
     if len(names) != len(filters):
         raise ValueError(f"{len(filters)} filters but {len(names)} labels")
-    prepared = [
-        _prepare(flt, leagues, seasons, name, None)
+    subs = [
+        _validate(flt, leagues, seasons, name, None)
         for flt, name in zip(filters, names, strict=True)
     ]
-    group([workflow for _, workflow in prepared]).apply_async()
+    _before_submit()
+    prepared = [_prepare(sub) for sub in subs]
+    runs = [run for run, _ in prepared]
+    _send(group([workflow for _, workflow in prepared]), runs)
     if show_progress:
         from filterbets_nb.notebook import MultiProgress
 
-        runs = [run for run, _ in prepared]
         bars = MultiProgress(
             {f"{i + 1}. {r.label}": r.status for i, r in enumerate(runs)},
             {f"{i + 1}. {r.label}": r.cancel for i, r in enumerate(runs)},
@@ -322,7 +531,7 @@ def compare(
         )
         bars.display()
     rows = []
-    for run, _ in prepared:
+    for run in runs:
         row: dict[str, Any] = {"label": run.label, "job_id": run.job_id}
         try:
             summary = run.wait(timeout).summary()
@@ -334,6 +543,32 @@ def compare(
     return pd.DataFrame(rows)
 
 
+class TaskRun:
+    """A single Celery task followed by id (the team-stats refresh): ``status()`` for the bar
+    and :func:`~filterbets_nb.status.wait_for`, with the same no-worker notice as a backtest."""
+
+    def __init__(self, task_id: str, label: str) -> None:
+        self.task_id = task_id
+        self.label = label
+        self._sent = time.monotonic()
+
+    def status(self) -> Status:
+        link = read_progress(self.task_id)
+        status: Status = {
+            "state": link["state"],
+            "progress": link["progress"],
+            "error": link["error"],
+            "notice": None,
+        }
+        waited = time.monotonic() - self._sent
+        if link["state"] == JobState.PENDING and waited >= NOTICE_AFTER:
+            status["notice"] = (
+                f"no worker has taken the {self.label} after {waited:.0f} s; "
+                f"{no_worker_hint(get_settings())}"
+            )
+        return status
+
+
 def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = True) -> pd.DataFrame:
     """Run the team-stats refresh (the task beat runs daily at 02:00 UTC) and wait for it.
 
@@ -341,29 +576,35 @@ def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = Tr
     """
     from filterbets_nb.tasks.stats_tasks import refresh_all_team_stats_task
 
-    ensure_schema()
-    result = refresh_all_team_stats_task.delay()
-    status_fn = partial(read_progress, result.id)
+    _before_submit()
+    try:
+        _check_broker()
+        result = refresh_all_team_stats_task.apply_async(retry=True, retry_policy=SEND_RETRY)
+    except Exception as exc:
+        raise SubmitError(
+            f"could not reach the broker {mask_url(get_settings().broker)}: {exc}"
+        ) from exc
+    task = TaskRun(result.id, "team stats refresh")
     if show_progress:
         from filterbets_nb.notebook import ProgressBar
 
-        ProgressBar(status_fn, description="team stats refresh").display()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while (status := status_fn())["state"] not in TERMINAL:
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"team stats refresh still {status['state']} after {timeout} s")
-        time.sleep(0.1)
-    if status["state"] != "SUCCESS":
-        raise RuntimeError(f"team stats refresh {status['state']}: {status['error']}")
+        ProgressBar(task.status, description=task.label).display()
+    wait_for(task, timeout=timeout, what=task.label, on_notice=None if show_progress else _notice)
     return team_stats()
 
 
+def _notice(text: str) -> None:
+    print(f"filterbets-nb: {text}", file=sys.stderr, flush=True)
+
+
 def matches(
-    leagues: Sequence[str] | None = None, seasons: Sequence[str] | None = None
+    leagues: str | Sequence[str] | None = None, seasons: str | Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Stored matches with their pre-match features, in kick-off order (for local research)."""
     ensure_schema()
-    return run_async(lambda s: store.load_matches(s, leagues, seasons))
+    codes = _codes(leagues, "leagues", MAX_LEAGUE) or None
+    years = _codes(seasons, "seasons", MAX_SEASON) or None
+    return run_shared(lambda s: store.load_matches(s, codes, years))
 
 
 def workers(timeout: float = 1.0) -> list[str]:
@@ -383,4 +624,4 @@ def start_worker(concurrency: int | None = None) -> str:
 def team_stats(league: str | None = None) -> pd.DataFrame:
     """The latest per-team snapshot written by the refresh (one row per league and team)."""
     ensure_schema()
-    return run_async(lambda s: store.load_team_stats(s, league))
+    return run_shared(lambda s: store.load_team_stats(s, league))

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TextIO
 
+from filterbets_nb.status import ENDED_STATES
+
 __all__ = [
     "DEFAULT_INTERVAL",
     "MIN_INTERVAL",
@@ -67,9 +69,9 @@ StatusFn = Callable[[], Mapping[str, Any]]
 CancelFn = Callable[[], None]
 Mode = Literal["auto", "widget", "text"]
 
-# The same end states as ``client.TERMINAL``; repeated so this module imports nothing heavy
-# (no Celery, no SQLAlchemy) and can be used by any job that reports this status shape.
-TERMINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+# The one definition of the end states lives in the dependency-free status module, so this
+# module still imports nothing heavy (no Celery, no SQLAlchemy).
+TERMINAL_STATES = ENDED_STATES
 DEFAULT_INTERVAL = 0.2
 MIN_INTERVAL = 0.1
 REVOKED_COLOR = "#9e9e9e"
@@ -256,6 +258,8 @@ def _details(
         parts.append(f"{bets} bets" if terminal else f"{bets} bets so far")
     if terminal:
         parts.append(_outcome(status))
+    elif status.get("notice"):
+        parts.append(str(status["notice"]))
     elif state == "PENDING" and not progress:
         parts.append("waiting for a worker")
     elif progress.get("description"):
@@ -452,7 +456,7 @@ class _Frame:
     bar_style: str
     bar_color: str | None
     finished: bool
-    line_key: tuple[str, str]
+    line_key: tuple[Any, ...]
 
 
 def _datetime_span(status: Mapping[str, Any]) -> float | None:
@@ -540,7 +544,7 @@ class ProgressBar(_Poller):
         self._stage: str | None = None
         self._stage_t0: float | None = None
         self._frame: _Frame | None = None
-        self._line_key: tuple[str, str] | None = None
+        self._line_key: tuple[Any, ...] | None = None
         self._line_len = 0
         self._line_open = False
         self._init_widget()
@@ -673,7 +677,7 @@ class ProgressBar(_Poller):
             bar_style=style,
             bar_color=color,
             finished=self.finished,
-            line_key=(state, label),
+            line_key=(state, label, self.status.get("notice")),
         )
 
     def _redraw(self, now: float | None = None) -> None:

@@ -23,7 +23,10 @@ SHARED_DATA = ROOT.parent / "shared" / "data" / "football-data"
 PG_ADMIN_URL = os.environ.get(
     "FILTERBETS_TEST_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("FILTERBETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+#: An explicit Redis index for this run; unset, the run claims a free one (see ``redis_url``).
+REDIS_URL = os.environ.get("FILTERBETS_TEST_REDIS_URL", "")
+REDIS_SERVER = os.environ.get("FILTERBETS_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+CLAIM_KEY = "filterbets:test-run"
 APP = "filterbets_nb.tasks.celery_app"
 
 
@@ -46,13 +49,41 @@ def pg_url() -> Iterator[str]:
     testing.drop_database(PG_ADMIN_URL, name)
 
 
+def claim_redis_db(server: str, run_id: str) -> str:
+    """A Redis index of ``server`` for this test run alone: an empty one on which this run
+    set the claim key first (``SET NX``, expiring after a day in case the run is killed), so
+    two runs on one machine never share queues and never flush each other's data."""
+    import redis
+
+    for index in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{server}/{index}", socket_timeout=3)
+        try:
+            if client.dbsize() == 0 and client.set(CLAIM_KEY, run_id, nx=True, ex=86400):
+                return f"{server}/{index}"
+        finally:
+            client.close()
+    raise RuntimeError(f"no free Redis index on {server} (all of 1-15 hold data)")
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    """This run's Redis index: ``FILTERBETS_TEST_REDIS_URL`` if set (emptied here), else a
+    claimed free one, emptied (claim included) at the end."""
+    run_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
-        testing.flush_redis(REDIS_URL, timeout=3)  # the test suite's own database index
+        url = REDIS_URL or claim_redis_db(REDIS_SERVER, run_id)
+        testing.flush_redis(url, timeout=3)
+        if not REDIS_URL:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=3)
+            client.set(CLAIM_KEY, run_id, ex=86400)  # flushed above: claim it again
+            client.close()
     except Exception as exc:
         _unavailable("Redis", exc)
-    return REDIS_URL
+    yield url
+    if not REDIS_URL:
+        testing.flush_redis(url, timeout=3)
 
 
 def free_port() -> int:
@@ -63,8 +94,13 @@ def free_port() -> int:
 
 
 def embedded_env(data_dir: Path) -> dict[str, str]:
+    """A fresh process's env for ``data_dir``. Tests run their own :class:`Worker`, so submits
+    do not start the data dir's shared worker (the tests of that worker turn it back on, and a
+    forgotten one still stops itself after two minutes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILTERBETS_")}
     env["FILTERBETS_DATA_DIR"] = str(data_dir)
+    env["FILTERBETS_WORKER_AUTOSTART"] = "0"
+    env["FILTERBETS_WORKER_IDLE_TIMEOUT"] = "120"
     return env
 
 

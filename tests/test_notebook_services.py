@@ -23,10 +23,9 @@ def test_notebook_05_on_services(pg_url: str, redis_url: str, tmp_path: Path) ->
     database = pg_url.rsplit("/", 1)[0] + "/" + name
     testing.pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
     try:
-        notebook_redis = redis_url.rsplit("/", 1)[0] + "/11"
-        env = services_env(tmp_path / "data", database, notebook_redis)
+        # The run's own Redis index (no other test's worker is alive while this one runs).
+        env = services_env(tmp_path / "data", database, redis_url)
         env["FILTERBETS_CSV_DIR"] = str(SHARED_DATA)
-        testing.flush_redis(notebook_redis)
         proc = subprocess.run(
             [
                 sys.executable,

@@ -89,9 +89,11 @@ try:
     error = None
 except fb.BacktestFailed as exc:
     error = str(exc)
+before = run_async(lambda s: store.get_job(s, run.job_id)).status
+reconciled = run.reconcile()  # the explicit repair step; reading a status never writes
 job = run_async(lambda s: store.get_job(s, run.job_id))
 print(json.dumps({"error": error, "status": job.status, "stored": job.error,
-                  "progress": job.progress}))
+                  "progress": job.progress, "before": before, "reconciled": reconciled}))
 """
 
 
@@ -220,6 +222,8 @@ run = fb.backtest(FILTER)
     finally:
         w.stop()
     assert out["status"] == "FAILURE", out
+    # The worker could not record the end: waiting saw it, only reconcile stored it.
+    assert out["before"] != "FAILURE" and out["reconciled"] == "FAILURE", out
     assert "Connect" in out["stored"] or "connect" in out["stored"], out["stored"]
     assert w.text().count("Retry in") == 3, w.text()[-3000:]
 
@@ -422,8 +426,8 @@ print(json.dumps({"queued": queued, "unknown": unknown}, default=str))
         )
     finally:
         wrong.stop()
-    assert out["queued"]["status"] == "PENDING" and out["queued"]["pending"] == "queued"
-    assert out["unknown"]["status"] == "PENDING" and out["unknown"]["pending"] == "unknown"
+    assert out["queued"]["state"] == "PENDING" and out["queued"]["pending"] == "queued"
+    assert out["unknown"]["state"] == "PENDING" and out["unknown"]["pending"] == "unknown"
     plain = Worker(env, tmp_path / "plain.log", concurrency=1, queues=None)
     try:
         out = client(
@@ -488,13 +492,13 @@ from filterbets_nb.tasks.status import get_task_status
 deadline, seen = time.monotonic() + 180, []
 while time.monotonic() < deadline:
     status = get_task_status({task_id!r})
-    seen.append(status["status"])
-    if status["status"] in ("SUCCESS", "FAILURE"):
+    seen.append(status["state"])
+    if status["state"] in ("SUCCESS", "FAILURE"):
         break
     time.sleep(0.02)
 stats = run_async(lambda s: store.load_team_stats(s))
 print(json.dumps({{"leagues": status["result"]["leagues"], "after": str(stats.updated_at.max()),
-                   "teams": len(stats), "status": status["status"], "seen": seen,
+                   "teams": len(stats), "status": status["state"], "seen": seen,
                    "progress": status["progress"]}}))
 """,
     )

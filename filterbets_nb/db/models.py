@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
+from filterbets_nb.status import ENDED_STATES as ENDED_STATES  # defined once, re-exported
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,10 +39,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-#: The states a backtest job ends in; any other state may still change.
-ENDED_STATES: tuple[str, ...] = ("SUCCESS", "FAILURE", "REVOKED")
 
 
 def utcnow() -> dt.datetime:

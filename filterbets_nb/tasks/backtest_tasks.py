@@ -160,30 +160,43 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
         await store.update_job(session, job_id, progress=recorder.last, n_bets=len(result.bets))
 
     task_db(store_bets)
-    return {"status": "evaluated", "job_id": job_id, **counts}
+    # The engine's summary travels on (a few dozen numbers), so save_results stores it instead
+    # of loading the bets back and computing it a second time.
+    summary = to_jsonable(result.summary)
+    return {"status": "evaluated", "job_id": job_id, **counts, "summary": summary}
 
 
 @celery_app.task(name="filterbets_nb.tasks.backtest_tasks.save_results", **CHAIN_OPTIONS)
 def save_results(self: Any, evaluated: dict[str, Any]) -> dict[str, Any]:
-    """Summarise the stored bets and mark the job SUCCESS."""
+    """Store the summary ``evaluate_filter`` computed and mark the job SUCCESS.
+
+    A message from an older worker carries no summary: then it is computed from the stored
+    bets, as before.
+    """
     job_id = evaluated["job_id"]
+    computed = evaluated.get("summary")
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        bets = await store.load_bets(session, job_id, with_matches=False)
-        summary = compute_stats(
-            bets,
-            skipped_no_odds=int(evaluated.get("skipped_no_odds", 0)),
-            skipped_no_edge=int(evaluated.get("skipped_no_edge", 0)),
-            matches_considered=evaluated.get("matches_considered"),
-        )
-        jsonable = to_jsonable(summary)
-        meta = progress_meta(1, 1, stage="save", description="done", bets=len(bets))
+        if isinstance(computed, dict):
+            jsonable, n_bets = computed, int(evaluated.get("bets") or computed.get("bets") or 0)
+        else:
+            bets = await store.load_bets(session, job_id, with_matches=False)
+            jsonable = to_jsonable(
+                compute_stats(
+                    bets,
+                    skipped_no_odds=int(evaluated.get("skipped_no_odds", 0)),
+                    skipped_no_edge=int(evaluated.get("skipped_no_edge", 0)),
+                    matches_considered=evaluated.get("matches_considered"),
+                )
+            )
+            n_bets = len(bets)
+        meta = progress_meta(1, 1, stage="save", description="done", bets=n_bets)
         await store.update_job(
             session,
             job_id,
             status="SUCCESS",
             summary=jsonable,
-            n_bets=len(bets),
+            n_bets=n_bets,
             progress=meta,
             finished_at=utcnow(),
             error=None,

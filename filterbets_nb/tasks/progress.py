@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from filterbets_nb.status import ENDED_STATES
+
 STAGES = ("fetch", "evaluate", "save")
 
 
@@ -31,7 +33,7 @@ def progress_meta(
     """The one progress dict: current/total, percent (0-100), stage, description, extras."""
     percent = 100.0 if total <= 0 else round(100.0 * min(current, total) / total, 2)
     stage_index = STAGES.index(stage) + 1 if stage in STAGES else 0
-    return {
+    meta: dict[str, Any] = {
         "current": int(current),
         "total": int(total),
         "percent": percent,
@@ -41,6 +43,7 @@ def progress_meta(
         "description": description,
         **extra,
     }
+    return meta
 
 
 class ProgressRecorder:
@@ -100,7 +103,9 @@ def describe_error(exc: BaseException) -> str:
 def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
     """``{"task_id", "state", "ready", "progress": {...}, "result", "error"}`` for any task id."""
     if app is None:
-        from filterbets_nb.tasks.celery_app import celery_app as app
+        from filterbets_nb.tasks.celery_app import get_app
+
+        app = get_app()
     # One read of the backend: ``AsyncResult.state`` and ``.info`` each fetch the meta again, so
     # a task finishing between the two would pair state PROGRESS with its return value.
     meta = app.backend.get_task_meta(task_id)
@@ -121,7 +126,7 @@ def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
     return {
         "task_id": task_id,
         "state": state,
-        "ready": state in ("SUCCESS", "FAILURE", "REVOKED"),
+        "ready": state in ENDED_STATES,
         "progress": progress,
         "result": value,
         "error": error,

@@ -1,0 +1,159 @@
+"""The one status model: job states, the states a job ends in, the dicts that carry them, and
+the one loop that waits for a job to end.
+
+This module imports nothing but the standard library, so every layer can use it: the task side
+writes these shapes, and every reader (client, progress bars, CLI, monitor) reads them, with one
+key, ``state``.
+
+How a new kind of run plugs in (a sweep, a scan, ...): give it a ``status()`` method returning a
+:class:`Status` (``state`` from :class:`JobState`, ``progress`` a :class:`ProgressMeta`, ``error``
+and, when the run is waiting for something a user must do, ``notice``). Then
+:func:`wait_for` blocks on it, ``filterbets_nb.notebook.ProgressBar(run.status)`` draws it and
+the CLI renders it, with nothing else to write::
+
+    class SweepRun:
+        def status(self) -> Status: ...
+
+        def wait(self, timeout: float | None = None) -> SweepRun:
+            wait_for(self, timeout=timeout, what=f"sweep {self.sweep_id}")
+            return self
+
+Reading a status must never write: a run whose worker could not record its end is repaired by
+an explicit reconcile step, not by looking at it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NotRequired, Protocol, TypedDict
+
+
+class JobState(StrEnum):
+    """Celery's task states, which are also the states of a job row (``str`` subclass)."""
+
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+
+#: The states a job or task ends in; nothing changes after them (plain strings, so a database
+#: query can use them as they are).
+ENDED_STATES: tuple[str, ...] = (
+    JobState.SUCCESS.value,
+    JobState.FAILURE.value,
+    JobState.REVOKED.value,
+)
+
+
+def is_ended(state: str) -> bool:
+    """Whether ``state`` is one a job ends in."""
+    return state in ENDED_STATES
+
+
+class ProgressMeta(TypedDict, total=False):
+    """The PROGRESS meta a task publishes (``tasks.progress.progress_meta`` builds it).
+
+    Extra keys (``bets`` so far, ``failed``, ...) are allowed and shown by the bars as details.
+    """
+
+    current: int
+    total: int
+    percent: float
+    stage: str
+    stage_index: int
+    stages: int
+    description: str
+    bets: int
+
+
+class Status(TypedDict):
+    """What ``status()`` of any run returns, and what bars, ``wait_for`` and the CLI read."""
+
+    state: str
+    progress: ProgressMeta
+    error: str | None
+    #: Something the user should know while the run waits (e.g. no worker took it yet).
+    notice: NotRequired[str | None]
+    job_id: NotRequired[str]
+    created_at: NotRequired[datetime | None]
+    started_at: NotRequired[datetime | None]
+    finished_at: NotRequired[datetime | None]
+
+
+class TaskStatusDict(TypedDict):
+    """Status of one Celery task id (``fb.task_status``): the spec's dict, keyed ``state``."""
+
+    task_id: str
+    state: str
+    result: Any
+    progress: ProgressMeta
+    error: str | None
+    job_id: str | None
+    #: While PENDING: ``"queued"`` (a job's chain holds it) or ``"unknown"``; else None.
+    pending: str | None
+
+
+class HasStatus(Protocol):
+    """Anything :func:`wait_for` can wait on."""
+
+    def status(self) -> Status: ...
+
+
+class JobFailed(RuntimeError):
+    """A run ended as FAILURE; the message carries the stored reason."""
+
+
+class JobCancelled(RuntimeError):
+    """A run was revoked before it finished."""
+
+
+def _print_notice(text: str) -> None:
+    print(f"filterbets-nb: {text}", file=sys.stderr, flush=True)
+
+
+def wait_for(
+    run: HasStatus,
+    *,
+    timeout: float | None = None,
+    poll: float = 0.1,
+    what: str = "job",
+    on_status: Callable[[Status], None] | None = None,
+    on_notice: Callable[[str], None] | None = _print_notice,
+    failed: type[JobFailed] = JobFailed,
+    cancelled: type[JobCancelled] = JobCancelled,
+) -> Status:
+    """Poll ``run.status()`` until it ends; return the SUCCESS status or raise.
+
+    ``on_status`` sees every status (the CLI draws its bar with it); ``on_notice`` gets each new
+    ``notice`` once (default: one line on stderr), so a job no worker takes does not wait in
+    silence. Raises ``failed`` on FAILURE, ``cancelled`` on REVOKED, :class:`TimeoutError` after
+    ``timeout`` seconds (the job itself keeps running).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    told: str | None = None
+    while True:
+        status = run.status()
+        if on_status is not None:
+            on_status(status)
+        notice = status.get("notice")
+        if notice and notice != told and on_notice is not None:
+            on_notice(notice)
+            told = notice
+        state = status["state"]
+        if state == JobState.SUCCESS:
+            return status
+        if state == JobState.FAILURE:
+            raise failed(f"{what} failed: {status['error']}")
+        if state == JobState.REVOKED:
+            raise cancelled(f"{what} was cancelled")
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{what} still {state} after {timeout} s")
+        time.sleep(poll)
