@@ -206,6 +206,7 @@ def test_progress_increases_to_total() -> None:
 # ------------------------------------------------------------------ engine == reference property
 
 _GRID = np.array([1.0, 1.5, 1.8, 2.0, 2.5, 3.1, 4.0])
+_AH_LINES = np.arange(-1.5, 1.51, 0.25)
 _LEAGUES = ["E0", "E1", "SP1"]
 _SEASONS = ["2018-19", "2019-20"]
 _TEAMS = ["A", "B", "C", "D", "E", "F"]
@@ -239,6 +240,11 @@ def random_matches(seed: int, n: int) -> pd.DataFrame:
     )
     odds[rng.random(odds.shape) < 0.15] = np.nan
     frame = pd.concat([frame, pd.DataFrame(odds, columns=list(schema.ODDS_COLUMNS))], axis=1)
+    # Handicap lines: quarter lines of both signs, some NaN, an impossible 0.1; the closing line
+    # equals the earlier one about half the time.
+    lines = rng.choice([*np.arange(-2.0, 2.01, 0.25).tolist(), np.nan, 0.1], n)
+    frame["ah_home_line"] = lines
+    frame["ah_home_line_close"] = np.where(rng.random(n) < 0.5, lines, rng.choice(_AH_LINES, n))
     p = rng.uniform(0.0, 1.0, n)
     p[rng.random(n) < 0.1] = np.nan
     frame["p"] = p
@@ -247,7 +253,7 @@ def random_matches(seed: int, n: int) -> pd.DataFrame:
 
 _NUMERIC = st.sampled_from(
     [f"{m}_odds" for m in schema.ODDS_MARKETS]
-    + ["b365_home", "max_over25", "pinnacle_close_draw"]
+    + ["b365_home", "max_over25", "pinnacle_close_draw", "ah_line", "ah_home_line_close"]
     + [c for c in FEATURE_COLUMNS if "form" in c or "ppg" in c or "played" in c]
 )
 _EXACT = st.sampled_from([*_GRID.tolist(), 0, 1, 3, 5])  # values the data holds exactly
@@ -318,7 +324,9 @@ def test_engine_matches_reference(seed: int, n: int, flt: Filter, chunk: int) ->
     assert len(got.bets) == len(ref.bets)
     assert got.bets["match_id"].tolist() == [b["match_id"] for b in ref.bets]
     assert got.bets["won"].tolist() == [b["won"] for b in ref.bets]
-    for column in ("odds", "stake", "profit", "cum_profit", "closing_odds", "prob"):
+    assert got.bets["outcome"].tolist() == [b["outcome"] for b in ref.bets]
+    columns = ("odds", "stake", "profit", "cum_profit", "closing_odds", "prob", "line")
+    for column in (*columns, "p_fair_close", "clv"):
         for mine, theirs in zip(
             got.bets[column].tolist(), [b[column] for b in ref.bets], strict=True
         ):
