@@ -581,6 +581,18 @@ class _Draws:
     ah_normals: npt.NDArray[np.float32]
 
 
+def _half_stakes(sign: int) -> npt.NDArray[np.float64]:
+    """(goal difference x line): how many half-stakes of a home bet win (sign 1) / lose (-1)."""
+    d = np.arange(-MAX_GOALS, MAX_GOALS + 1)[:, None]
+    quarter = (_AH_LINES * 4) % 2 == 1
+    halves = (_AH_LINES - 0.25 * quarter, _AH_LINES + 0.25 * quarter)
+    return np.asarray(sum(np.sign(d + h) == sign for h in halves), dtype=np.float64)
+
+
+_AH_WIN_HALVES: Final = _half_stakes(1)
+_AH_LOSE_HALVES: Final = _half_stakes(-1)
+
+
 def _ah_home_probability(
     pmf_home: npt.NDArray[np.float64], pmf_away: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
@@ -591,30 +603,27 @@ def _ah_home_probability(
     is ``(W + L) / W`` and the probability it implies ``W / (W + L)``; the away side gets
     ``L / (W + L)``.
     """
-    joint = pmf_home[:, :, None] * pmf_away[:, None, :]  # rows x home goals x away goals
-    diff = _K[:, None] - _K[None, :]  # home minus away
-    # P(D = d) for d = -MAX_GOALS..MAX_GOALS
-    p_diff = np.stack([joint[:, diff == d].sum(axis=1) for d in range(-MAX_GOALS, MAX_GOALS + 1)])
-    d = np.arange(-MAX_GOALS, MAX_GOALS + 1)[:, None]
-    quarter = (_AH_LINES * 4) % 2 == 1
-    halves = (_AH_LINES - 0.25 * quarter, _AH_LINES + 0.25 * quarter)
-    win = sum((p_diff.T @ (d + h > 0)) for h in halves)
-    lose = sum((p_diff.T @ (d + h < 0)) for h in halves)
+    # P(D = d) for d = -MAX_GOALS..MAX_GOALS (column d + MAX_GOALS): the convolution of the home
+    # pmf with the reversed away pmf, one shifted whole-array add per away score
+    p_diff = np.zeros((len(pmf_home), 2 * MAX_GOALS + 1))
+    for j in _K:
+        p_diff[:, MAX_GOALS - j : 2 * MAX_GOALS + 1 - j] += pmf_home * pmf_away[:, [j]]
+    win = p_diff @ _AH_WIN_HALVES
+    lose = p_diff @ _AH_LOSE_HALVES
     return np.asarray(win / (win + lose), dtype=np.float64)
 
 
 def _ah_market(
-    fair: npt.NDArray[np.float64],
+    fair_logit: npt.NDArray[np.float64],
     error: npt.NDArray[np.float32],
     scale: float,
     noise: npt.NDArray[np.float32],
     noise_factor: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """(home line, books x [home, away] prices) from the opinion ``fair`` + ``scale`` x error."""
-    logit = np.log(fair / (1.0 - fair)) + scale * error[:, None]
-    opinion = 1.0 / (1.0 + np.exp(-logit))
-    pick = np.abs(opinion - 0.5).argmin(axis=1)
-    p_home = opinion[np.arange(len(pick)), pick]
+    """(home line, books x [home, away] prices): the opinion is ``fair_logit + scale x error``."""
+    logit = fair_logit + scale * error[:, None]
+    pick = np.abs(logit).argmin(axis=1)  # nearest to 50/50: the logit nearest to 0
+    p_home = 1.0 / (1.0 + np.exp(-logit[np.arange(len(pick)), pick]))
     prices = _book_prices(np.column_stack([p_home, 1.0 - p_home]), noise, noise_factor)
     return _AH_LINES[pick], prices
 
@@ -624,6 +633,7 @@ def _asian_handicap(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(rows x [line, close line], rows x sources x [home, away] AH prices, ``_SOURCES`` order)."""
     fair = np.clip(_ah_home_probability(pmf_home, pmf_away), 1e-6, 1 - 1e-6)
+    fair = np.log(fair / (1.0 - fair))  # as logits, computed once for both opinions
     error = draws.ah_normals[:, 0]
     n_book = _BOOKS * 2
     lines, prices = [], []
