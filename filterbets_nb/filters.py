@@ -18,6 +18,8 @@ Stored form (``Filter.to_dict()``; ``Filter.from_dict`` accepts it and fills def
         "staking": "flat",       # or "kelly", which adds the two keys below
         # "kelly_fraction": 0.25,   # in (0, 1]
         # "prob_field": "model_p",  # frame column holding the bettor's win probability
+        # "fair_method": "shin",    # margin removal for p_fair_close (one of prices.METHODS);
+        #                           # stored only when not the default "multiplicative"
     }
 
 Notebook DSL (``F`` is the field namespace; tab completion lists :data:`FIELDS`)::
@@ -38,16 +40,26 @@ Rules (all must hold; a filter without rules selects every match):
 * fields (:data:`FIELDS`): ``league`` (str; =, !=, in), ``season`` (``"2019-20"``; any op, compared
   as text, which is chronological), ``date`` (``"YYYY-MM-DD"``, compared with the kick-off *date*),
   ``{market}_odds`` (the filter's ``price`` source for that market, e.g. price ``avg`` +
-  ``home_odds`` reads ``avg_home``), every raw odds column of :data:`schema.ODDS_COLUMNS` by its
-  own name, and the pre-match team features of :mod:`filterbets_nb.features`.
+  ``home_odds`` reads ``avg_home``; ``ah_home_odds``/``ah_away_odds`` the Asian handicap prices),
+  ``ah_line`` (the home side's Asian handicap line the filter's price source quotes at: ``AHh``,
+  or the closing line ``AHCh`` for a ``*_close`` source; the away side's line is its negative),
+  every raw odds and line column of :data:`schema.ODDS_COLUMNS` by its own name (e.g.
+  ``pinnacle_close_ah_home``, ``ah_home_line_close``), and the pre-match team features of
+  :mod:`filterbets_nb.features`.
 * missing values: a rule on a NaN (or missing-string) cell never matches, ``!=`` included, so
   "odds != 2.0" does not select matches without odds.
 * numeric ``=``/``in`` compare floats exactly (odds in the data have two decimals, so
   ``= 2.1`` works).
 
 Markets: each of :data:`MARKETS` is priced with its own odds column of the price source (an
-``under25`` bet reads ``{price}_under25``). Double chance is not offered: the data has no odds
+``under25`` bet reads ``{price}_under25``). ``ah_home``/``ah_away`` bet the Asian handicap at the
+source's line (see ``ah_line``) and settle with pushes and quarter lines
+(:func:`filterbets_nb.engine.settle_handicap`). Double chance is not offered: the data has no odds
 column for it and the package never invents prices.
+
+Fair closing probability: every bet carries ``p_fair_close``, the margin-free closing probability
+of its selection (:func:`filterbets_nb.engine.fair_close`); ``fair_method`` names the
+margin-removal method of :mod:`filterbets_nb.prices` used for it.
 
 Staking:
 
@@ -74,7 +86,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from filterbets_nb import schema
+from filterbets_nb import prices, schema
 from filterbets_nb.features import FEATURE_DESCRIPTIONS
 
 __all__ = [
@@ -98,6 +110,7 @@ OPS: Final[tuple[str, ...]] = ("=", "!=", ">", "<", ">=", "<=", "in", "between")
 MARKETS: Final[tuple[str, ...]] = schema.ODDS_MARKETS
 STAKING_PLANS: Final[tuple[str, ...]] = ("flat", "kelly")
 DEFAULT_KELLY_FRACTION: Final[float] = 0.25
+DEFAULT_FAIR_METHOD: Final[str] = "multiplicative"
 
 _ORDER_OPS: Final[frozenset[str]] = frozenset({">", "<", ">=", "<="})
 _SEASON_RE: Final[re.Pattern[str]] = re.compile(r"\d{4}-\d{2}")
@@ -144,8 +157,13 @@ def _build_fields() -> dict[str, FieldInfo]:
         fields[f"{market}_odds"] = FieldInfo(
             "number", f"{market} odds of the filter's price source", None
         )
-    for column in schema.ODDS_COLUMNS:
+    fields["ah_line"] = FieldInfo(
+        "number", "home Asian handicap line the filter's price source quotes at", None
+    )
+    for column in schema.PRICE_COLUMNS:
         fields[column] = FieldInfo("number", f"raw odds column {column}", column)
+    for column in schema.LINE_COLUMNS:
+        fields[column] = FieldInfo("number", f"raw Asian handicap line column {column}", column)
     for column, text in FEATURE_DESCRIPTIONS.items():
         fields[column] = FieldInfo("number", text, column)
     return fields
@@ -287,6 +305,7 @@ class Filter:
     staking: str = "flat"
     kelly_fraction: float | None = None
     prob_field: str | None = None
+    fair_method: str = DEFAULT_FAIR_METHOD
 
     def __post_init__(self) -> None:
         items = _flatten(self.rules)
@@ -298,6 +317,10 @@ class Filter:
         if self.price not in schema.PRICE_SOURCES:
             raise FilterError(
                 f"unknown price {self.price!r}; expected one of {schema.PRICE_SOURCES}"
+            )
+        if self.fair_method not in prices.METHODS:
+            raise FilterError(
+                f"unknown fair_method {self.fair_method!r}; expected one of {prices.METHODS}"
             )
         if not _is_number(self.stake) or not math.isfinite(self.stake) or self.stake <= 0:
             raise FilterError(f"stake must be a finite number > 0, got {self.stake!r}")
@@ -330,6 +353,7 @@ class Filter:
         staking: str = "flat",
         kelly_fraction: float | None = None,
         prob_field: str | None = None,
+        fair_method: str = DEFAULT_FAIR_METHOD,
     ) -> Filter:
         """``Filter.where(F.league == "E0", F.home_odds < 2, market="home")``: all must hold."""
         return cls(
@@ -340,6 +364,7 @@ class Filter:
             staking,
             kelly_fraction,
             prob_field,
+            fair_method,
         )
 
     @classmethod
@@ -347,7 +372,16 @@ class Filter:
         """Build from the stored form; unknown keys are an error (typos must not pass silently)."""
         if not isinstance(data, Mapping):
             raise FilterError(f"a filter must be a dict, got {type(data).__name__}")
-        allowed = {"rules", "market", "price", "stake", "staking", "kelly_fraction", "prob_field"}
+        allowed = {
+            "rules",
+            "market",
+            "price",
+            "stake",
+            "staking",
+            "kelly_fraction",
+            "prob_field",
+            "fair_method",
+        }
         extra = set(data) - allowed
         if extra:
             raise FilterError(f"unknown filter keys {sorted(map(str, extra))}")
@@ -365,6 +399,7 @@ class Filter:
             data.get("staking", "flat"),
             data.get("kelly_fraction"),
             data.get("prob_field"),
+            data.get("fair_method", DEFAULT_FAIR_METHOD),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -379,6 +414,10 @@ class Filter:
         if self.staking == "kelly":
             out["kelly_fraction"] = self.kelly_fraction
             out["prob_field"] = self.prob_field
+        if self.fair_method != DEFAULT_FAIR_METHOD:
+            # Only when set: the default filter's stored form (and every key derived from it)
+            # stays what it was before fair_method existed.
+            out["fair_method"] = self.fair_method
         return out
 
     # ------------------------------------------------------------------------------ evaluation
@@ -389,6 +428,10 @@ class Filter:
             return info.column
         if field_name == "date":
             return "kickoff"
+        if field_name == "ah_line":
+            line = schema.line_column(self.price, "ah_home")
+            assert line is not None
+            return line
         return schema.odds_column(self.price, field_name.removesuffix("_odds"))
 
     @property
@@ -437,6 +480,8 @@ class Filter:
             text += f" | kelly {self.kelly_fraction} x p={self.prob_field}, bank {self.stake}"
         elif self.stake != 1:
             text += f" | stake {self.stake}"
+        if self.fair_method != DEFAULT_FAIR_METHOD:
+            text += f" | fair close {self.fair_method}"
         return text
 
     def __str__(self) -> str:
@@ -564,9 +609,12 @@ class Condition:
         staking: str = "flat",
         kelly_fraction: float | None = None,
         prob_field: str | None = None,
+        fair_method: str = DEFAULT_FAIR_METHOD,
     ) -> Filter:
         """The Filter betting ``market`` on every match meeting this condition."""
-        return Filter(self.rules, market, price, stake, staking, kelly_fraction, prob_field)
+        return Filter(
+            self.rules, market, price, stake, staking, kelly_fraction, prob_field, fair_method
+        )
 
     def to_list(self) -> list[dict[str, Any]]:
         """The stored ``rules`` list of this condition."""

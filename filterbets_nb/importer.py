@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .schema import MATCH_COLUMNS, ODDS_COLUMNS, season_of
+from .schema import LINE_COLUMNS, MATCH_COLUMNS, ODDS_COLUMNS, season_of
 
 __all__ = [
     "BOOKMAKER_PREFIXES",
@@ -162,8 +162,8 @@ _READ_COLUMNS: Final[frozenset[str]] = frozenset(
     {"Div", "Country", "Date", "Time", "HTHG", "HTAG", *_HOME_TEAM, *_AWAY_TEAM, *_FTHG, *_FTAG}
 )
 
-# How each canonical price source is spelt in the files: (1X2 prefixes, over/under prefixes),
-# in order of preference.  A source of the schema missing here simply stays NaN.
+# How each canonical price source is spelt in the files: (1X2 prefixes, over/under and Asian
+# handicap prefixes), in order of preference.  A source of the schema missing here stays NaN.
 _SOURCE_SPELLINGS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "b365": (("B365",), ("B365",)),
     "pinnacle": (("PS", "P"), ("P",)),
@@ -173,6 +173,8 @@ _SOURCE_SPELLINGS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "pinnacle_close": (("PSC",), ("PC",)),
     "avg_close": (("AvgC",), ("AvgC",)),
     "max_close": (("MaxC",), ("MaxC",)),
+    "betfair_ex": (("BFE",), ("BFE",)),
+    "betfair_ex_close": (("BFEC",), ("BFEC",)),
 }
 _MARKET_SUFFIXES: Final[dict[str, tuple[str, bool]]] = {
     # market -> (suffix, is a 1X2 market)
@@ -181,7 +183,13 @@ _MARKET_SUFFIXES: Final[dict[str, tuple[str, bool]]] = {
     "away": ("A", True),
     "over25": (">2.5", False),
     "under25": ("<2.5", False),
+    "ah_home": ("AHH", False),
+    "ah_away": ("AHA", False),
 }
+# The Asian handicap lines (home side); ``BbAHh`` is the older files' BetBrain line.
+_LINE_SPELLINGS: Final[dict[str, tuple[str, ...]]] = dict(
+    zip(LINE_COLUMNS, (("AHh", "BbAHh"), ("AHCh",)), strict=True)
+)
 
 
 def _candidate_columns() -> dict[str, tuple[str, ...]]:
@@ -196,7 +204,7 @@ def _candidate_columns() -> dict[str, tuple[str, ...]]:
                 suffix, is_1x2 = _MARKET_SUFFIXES[market]
                 prefixes = prefixes_1x2 if is_1x2 else prefixes_ou
                 out[column] = tuple(p + suffix for p in prefixes)
-    return out
+    return out | _LINE_SPELLINGS
 
 
 _CANDIDATES: Final[dict[str, tuple[str, ...]]] = _candidate_columns()
@@ -535,7 +543,8 @@ class _Parser:
             if source_col is None:
                 odds[column] = np.full(n, np.nan)
             else:
-                odds[column] = _as_price(values[:, vindex[source_col]])
+                convert = _as_line if column in _LINE_SPELLINGS else _as_price
+                odds[column] = convert(values[:, vindex[source_col]])
                 mapped.append(source_col)
         derived = _derive_aggregates(odds, values, vindex)
         extra_names = [c for c in self.betting if c not in mapped]
@@ -771,6 +780,12 @@ def _as_price(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Odds below 1.0 (0 is the files' "no price"), NaN or infinite become NaN."""
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(values) & (values >= 1.0), values, np.nan)
+
+
+def _as_line(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Handicap lines are quarter goals; anything else (or a non-finite cell) means no line."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(values) & (values * 4 == np.round(values * 4)), values, np.nan)
 
 
 def _seasons(kickoff: npt.NDArray[np.datetime64], layout: str) -> list[str]:

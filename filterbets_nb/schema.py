@@ -13,7 +13,12 @@ A matches frame has one row per match with:
 * result: ``fthg``, ``ftag`` (full-time goals, int), ``hthg``, ``htag`` (half-time goals, float,
   NaN when unknown);
 * odds: one float column per price source and market, named ``f"{source}_{market}"`` (for example
-  ``avg_home``, ``b365_close_over25``); NaN when the source does not price that match.
+  ``avg_home``, ``b365_close_over25``, ``pinnacle_close_ah_away``); NaN when the source does not
+  price that match;
+* Asian handicap lines: ``ah_home_line`` (football-data ``AHh``/``BbAHh``, the home side's
+  handicap the pre-closing AH prices are quoted at) and ``ah_home_line_close`` (``AHCh``, the line
+  of the closing prices). The away side's line is the negative. They travel with the odds columns
+  (:data:`ODDS_COLUMNS` holds both) because they are stored, loaded and filtered the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Final
 
 #: Where a price comes from. ``avg``/``max`` are the market average and best price of the day
 #: (football-data's ``Avg*``/``Max*``, or ``BbAv*``/``BbMx*`` in older files); ``*_close`` are the
-#: closing prices, which only newer files carry.
+#: closing prices, which only newer files carry; ``betfair_ex*`` is the Betfair exchange (``BFE*``,
+#: newest files only).
 PRICE_SOURCES: Final[tuple[str, ...]] = (
     "b365",
     "pinnacle",
@@ -32,6 +38,8 @@ PRICE_SOURCES: Final[tuple[str, ...]] = (
     "pinnacle_close",
     "avg_close",
     "max_close",
+    "betfair_ex",
+    "betfair_ex_close",
 )
 
 #: Markets that have an odds column. ``btts_*`` (both teams to score) odds are absent from
@@ -44,7 +52,31 @@ ODDS_MARKETS: Final[tuple[str, ...]] = (
     "under25",
     "btts_yes",
     "btts_no",
+    "ah_home",
+    "ah_away",
 )
+
+#: Asian handicap markets: priced at a line (see :func:`line_column`), settled with quarter lines.
+AH_MARKETS: Final[tuple[str, ...]] = ("ah_home", "ah_away")
+
+#: The outcomes one book prices together: margin removal works over one of these groups.
+MARKET_OUTCOMES: Final[dict[str, tuple[str, ...]]] = {
+    market: group
+    for group in (
+        ("home", "draw", "away"),
+        ("over25", "under25"),
+        ("btts_yes", "btts_no"),
+        ("ah_home", "ah_away"),
+    )
+    for market in group
+}
+
+#: Sources of a bet's fair closing probability, in order of preference: Pinnacle's closing
+#: prices where the row has all of the market's outcomes, else the market average at the close.
+FAIR_CLOSE_SOURCES: Final[tuple[str, ...]] = ("pinnacle_close", "avg_close")
+
+#: Asian handicap line columns (home side): the pre-closing line and the closing line.
+LINE_COLUMNS: Final[tuple[str, ...]] = ("ah_home_line", "ah_home_line_close")
 
 IDENTITY_COLUMNS: Final[tuple[str, ...]] = (
     "match_id",
@@ -68,9 +100,45 @@ def odds_column(source: str, market: str) -> str:
     return f"{source}_{market}"
 
 
-ODDS_COLUMNS: Final[tuple[str, ...]] = tuple(
+#: Every price column, source-major (``b365_home``, ``b365_draw``, ...).
+PRICE_COLUMNS: Final[tuple[str, ...]] = tuple(
     f"{source}_{market}" for source in PRICE_SOURCES for market in ODDS_MARKETS
 )
+#: The per-match market columns a file carries and the database stores: prices and AH lines.
+ODDS_COLUMNS: Final[tuple[str, ...]] = PRICE_COLUMNS + LINE_COLUMNS
+
+
+def closing_source(source: str) -> str:
+    """The closing counterpart of a price source (a closing source is its own)."""
+    if source not in PRICE_SOURCES:
+        raise ValueError(f"unknown price source {source!r}; expected one of {PRICE_SOURCES}")
+    return source if source.endswith("_close") else f"{source}_close"
+
+
+def line_column(source: str, market: str) -> str | None:
+    """Column of the (home) line ``source``'s price for ``market`` is quoted at; None if no line.
+
+    Closing sources are quoted at the closing line ``AHCh``, the others at ``AHh``.
+    """
+    if market not in AH_MARKETS:
+        return None
+    return LINE_COLUMNS[1] if closing_source(source) == source else LINE_COLUMNS[0]
+
+
+def market_columns(source: str, market: str) -> tuple[str, ...]:
+    """Every column a backtest of ``market`` at ``source`` reads besides identity and goals.
+
+    The bet's price and line, the same source's closing price (for ``clv_beat_share``), and all
+    outcomes of the market at each :data:`FAIR_CLOSE_SOURCES` source with their line (for the
+    fair closing probability). This is the one place that knows it; a loader that reads only the
+    columns a filter needs asks here.
+    """
+    columns = [odds_column(source, market), odds_column(closing_source(source), market)]
+    for fair in FAIR_CLOSE_SOURCES:
+        columns += [odds_column(fair, m) for m in MARKET_OUTCOMES[market]]
+    columns += [c for s in (source, FAIR_CLOSE_SOURCES[0]) if (c := line_column(s, market))]
+    return tuple(dict.fromkeys(columns))
+
 
 MATCH_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + RESULT_COLUMNS + ODDS_COLUMNS
 

@@ -3,30 +3,45 @@
 :func:`compute_stats` returns a ``pd.Series`` of named figures (keys: :data:`SUMMARY_KEYS`); it is
 what notebooks display, what the database stores (through :func:`to_jsonable`) and what the CLI
 prints. The input is a bets frame as produced by :func:`filterbets_nb.engine.run_backtest`
-(columns ``odds``, ``stake``, ``won``, ``profit``; optional ``kickoff`` and ``closing_odds``), in
-its row order, which the engine makes chronological.
+(columns ``odds``, ``stake``, ``won``, ``profit``; optional ``kickoff``, ``outcome``,
+``closing_odds`` and ``p_fair_close``), in its row order, which the engine makes chronological.
 
 Definitions (n = number of bets; every ratio is NaN when its denominator is 0, never an error):
 
-* ``hit_rate`` = wins / n, with a 95% Wilson interval ``hit_rate_ci_low``/``hit_rate_ci_high``.
+* ``wins``, ``half_wins``, ``pushes``, ``half_losses``, ``losses`` count the bets by ``outcome``
+  (Asian handicap quarter lines settle half the stake on each of two lines, so a half-win is half
+  the stake won and half pushed); without an ``outcome`` column a bet is a win or a loss by
+  ``won``.
+* Decided stakes: the pushed part of a stake decided nothing, so hit rate, its interval and the
+  streaks count only the decided part. A win is 1 decided unit won, a half-win 1/2 unit won, a
+  half-loss 1/2 unit lost, a loss 1 unit lost, a push nothing. ``hit_rate`` = units won / units
+  decided, with a 95% Wilson interval ``hit_rate_ci_low``/``hit_rate_ci_high`` on those (the
+  interval's n is the decided units, which is the bet count for win/lose markets).
+* ``longest_win_streak``/``longest_losing_streak``: longest runs, in row order, of bets that
+  returned a profit (win, half-win) / a loss (loss, half-loss); pushes neither extend nor break
+  a run.
 * ``staked`` = sum of stakes, ``profit`` = sum of profits, ``roi`` = profit / staked (yield).
 * ``avg_odds``/``min_odds``/``median_odds``/``max_odds``: unweighted, over bets.
-* ``implied_prob`` = mean of 1/odds; ``expected_wins`` = sum of 1/odds (the bookmaker's view,
-  margin included); ``z_score`` = (wins - expected_wins) / sqrt(sum q(1-q)) with q = 1/odds, the
-  normal approximation of the Poisson-binomial number of wins; ``p_value`` is two-sided,
-  ``erfc(|z| / sqrt 2)``.
+* ``implied_prob`` = mean of 1/odds (the bookmaker's view at the price taken, margin included).
+* The significance test compares the units won with what a null probability ``q`` per bet
+  expects: ``expected_wins`` = sum of ``q``, ``z_score`` = (units won - expected_wins) /
+  sqrt(sum q(1-q)) (the normal approximation of the Poisson-binomial count), ``p_value`` two-sided
+  ``erfc(|z| / sqrt 2)``, over the bets the null covers with their decided part. ``p_value_null``
+  names the null: ``"fair_close"`` (the default) takes ``q = p_fair_close``, the margin-free
+  closing probability, over the bets that have one; ``"implied"`` takes ``q = 1/odds``, margin
+  included, which biases the test towards "worse than expected" and is kept only by name. For
+  Asian handicap ``q`` is the two-way probability of the side, i.e. of winning a decided stake,
+  which is an approximation on quarter lines.
 * ``max_drawdown``: largest peak-to-trough fall of cumulative profit, the curve starting at 0
   before the first bet (>= 0, in stake units).
 * ``max_drawdown_pct``: the same fall as a percent of the peak *bankroll*, where bankroll =
   ``starting_bank`` + cumulative profit. ``starting_bank`` defaults to 100 x the mean stake (the
   "100-unit bank" convention, independent of the unit size) and is reported in the summary.
-* ``clv_mean``: mean closing-line value, ``odds / closing_odds - 1``, over the ``clv_bets`` bets
-  that have closing odds.
-* ``expected_value``: expected profit per unit staked if the closing line is the true
-  probability (q = 1/closing_odds, margin included, so it is conservative): the stake-weighted
-  mean of ``odds * q - 1`` over bets with closing odds; NaN without closing odds.
-* ``longest_win_streak``/``longest_losing_streak``: longest runs in row order.
-* ``pushes`` is always 0 for the supported markets (kept for a stable schema).
+* Closing-line value, over the ``clv_bets`` bets with a fair closing probability:
+  ``clv_mean`` = mean of ``odds * p_fair_close - 1`` (the bet's expected profit per unit if the
+  margin-free close is the truth); ``expected_value`` = the stake-weighted mean of the same; and
+  ``clv_beat_share`` = share of the bets with a closing price of the bet's own source
+  (``closing_odds``) whose price beat it (``odds > closing_odds``).
 """
 
 from __future__ import annotations
@@ -51,8 +66,10 @@ __all__ = [
 SUMMARY_KEYS: Final[tuple[str, ...]] = (
     "bets",
     "wins",
-    "losses",
+    "half_wins",
     "pushes",
+    "half_losses",
+    "losses",
     "hit_rate",
     "hit_rate_ci_low",
     "hit_rate_ci_high",
@@ -67,6 +84,7 @@ SUMMARY_KEYS: Final[tuple[str, ...]] = (
     "expected_wins",
     "z_score",
     "p_value",
+    "p_value_null",
     "longest_win_streak",
     "longest_losing_streak",
     "starting_bank",
@@ -74,6 +92,7 @@ SUMMARY_KEYS: Final[tuple[str, ...]] = (
     "max_drawdown_pct",
     "expected_value",
     "clv_mean",
+    "clv_beat_share",
     "clv_bets",
     "skipped_no_odds",
     "skipped_no_edge",
@@ -82,6 +101,16 @@ SUMMARY_KEYS: Final[tuple[str, ...]] = (
     "last_bet",
 )
 
+#: The nulls of the significance test (see the module docstring); the first is the default.
+P_VALUE_NULLS: Final[tuple[str, ...]] = ("fair_close", "implied")
+#: Bet outcomes, worst first, and the decided units each one won and lost.
+_OUTCOME_UNITS: Final[dict[str, tuple[float, float]]] = {
+    "loss": (0.0, 1.0),
+    "half_loss": (0.0, 0.5),
+    "push": (0.0, 0.0),
+    "half_win": (0.5, 0.0),
+    "win": (1.0, 0.0),
+}
 _TIMESTAMP_KEYS: Final[frozenset[str]] = frozenset({"first_bet", "last_bet"})
 _Z95: Final[float] = 1.959963984540054  # two-sided 95% normal quantile
 NAN: Final[float] = float("nan")
@@ -94,8 +123,11 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den != 0 else NAN
 
 
-def wilson_interval(wins: int, n: int, z: float = _Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (NaN, NaN for n = 0)."""
+def wilson_interval(wins: float, n: float, z: float = _Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (NaN, NaN for n = 0).
+
+    ``wins`` and ``n`` may be fractional (decided stake units, see the module docstring).
+    """
     if n == 0:
         return NAN, NAN
     p = wins / n
@@ -130,6 +162,32 @@ def _drawdown(profit: FloatArray, bank: float) -> tuple[float, float]:
     return abs_dd, float(((peak - equity) / peak).max() * 100.0)
 
 
+def _outcomes(bets: pd.DataFrame, won: BoolArray) -> npt.NDArray[np.object_]:
+    """Each bet's outcome name; from ``won`` when the frame has no ``outcome`` column."""
+    if "outcome" in bets.columns:
+        names = bets["outcome"].to_numpy(dtype=object)
+        unknown = set(names) - set(_OUTCOME_UNITS)
+        if unknown:
+            raise ValueError(f"unknown bet outcomes {sorted(map(str, unknown))}")
+        return names
+    return np.where(won, "win", "loss").astype(object)
+
+
+def _significance(units_won: FloatArray, q: FloatArray) -> tuple[float, float, float]:
+    """(expected wins, z, two-sided p) of ``units_won`` against probabilities ``q``."""
+    expected = float(q.sum())
+    variance = float((q * (1.0 - q)).sum())
+    z = (float(units_won.sum()) - expected) / math.sqrt(variance) if variance > 0 else NAN
+    p_value = math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else NAN
+    return expected, z, p_value
+
+
+def _optional(bets: pd.DataFrame, column: str, n: int) -> FloatArray:
+    if column in bets.columns and n:
+        return bets[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.full(n, np.nan)
+
+
 def compute_stats(
     bets: pd.DataFrame,
     *,
@@ -137,36 +195,52 @@ def compute_stats(
     skipped_no_edge: int = 0,
     matches_considered: int | None = None,
     starting_bank: float | None = None,
+    null: str = P_VALUE_NULLS[0],
 ) -> pd.Series:
-    """Summary figures of ``bets`` (see the module docstring for every definition)."""
+    """Summary figures of ``bets`` (see the module docstring for every definition).
+
+    ``null`` picks the significance test's null probabilities, one of :data:`P_VALUE_NULLS`.
+    """
+    if null not in P_VALUE_NULLS:
+        raise ValueError(f"unknown p-value null {null!r}; expected one of {P_VALUE_NULLS}")
     odds = bets["odds"].to_numpy(dtype=np.float64) if len(bets) else np.zeros(0)
     stake = bets["stake"].to_numpy(dtype=np.float64) if len(bets) else np.zeros(0)
     profit = bets["profit"].to_numpy(dtype=np.float64) if len(bets) else np.zeros(0)
     won = bets["won"].to_numpy(dtype=bool) if len(bets) else np.zeros(0, dtype=bool)
     n = len(odds)
-    wins = int(np.count_nonzero(won))
+    outcome = _outcomes(bets, won) if n else np.zeros(0, dtype=object)
+    counts = {name: int(np.count_nonzero(outcome == name)) for name in _OUTCOME_UNITS}
+    units = np.array([_OUTCOME_UNITS[str(o)] for o in outcome]).reshape(n, 2)
+    won_units, lost_units = units[:, 0], units[:, 1]
+    decided_units = won_units + lost_units
+    units_won, units_decided = float(won_units.sum()), float(decided_units.sum())
     staked = float(stake.sum())
     total_profit = float(profit.sum())
-    low, high = wilson_interval(wins, n)
+    low, high = wilson_interval(units_won, units_decided)
 
-    q = 1.0 / odds
-    expected_wins = float(q.sum())
-    variance = float((q * (1.0 - q)).sum())
-    z = (wins - expected_wins) / math.sqrt(variance) if variance > 0 else NAN
-    p_value = math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else NAN
+    p_fair = _optional(bets, "p_fair_close", n)
+    has_fair = np.isfinite(p_fair)
+    if null == "fair_close":
+        tested = has_fair & (decided_units > 0)
+        q = p_fair[tested]
+    else:
+        tested = decided_units > 0
+        q = 1.0 / odds[tested]
+    # Each tested bet's success is the share of its decided stake that won.
+    success = won_units[tested] / decided_units[tested]
+    expected_wins, z, p_value = _significance(success, q)
 
-    win_streak, lose_streak = longest_streaks(won)
+    decided = decided_units > 0
+    win_streak, lose_streak = longest_streaks(won_units[decided] > 0)
     bank = (100.0 * staked / n if n else NAN) if starting_bank is None else float(starting_bank)
     max_dd, max_dd_pct = _drawdown(profit, bank) if n else (0.0, NAN)
 
-    if "closing_odds" in bets.columns and n:
-        closing = bets["closing_odds"].to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        closing = np.full(n, np.nan)
+    clv = odds[has_fair] * p_fair[has_fair] - 1.0
+    clv_bets = int(np.count_nonzero(has_fair))
+    ev = _ratio(float((stake[has_fair] * clv).sum()), float(stake[has_fair].sum()))
+    closing = _optional(bets, "closing_odds", n)
     has_close = np.isfinite(closing) & (closing > 0)
-    clv = odds[has_close] / closing[has_close] - 1.0
-    clv_bets = int(np.count_nonzero(has_close))
-    ev = _ratio(float((stake[has_close] * clv).sum()), float(stake[has_close].sum()))
+    beat = int(np.count_nonzero(odds[has_close] > closing[has_close]))
 
     first: Any = pd.NaT
     last: Any = pd.NaT
@@ -176,10 +250,12 @@ def compute_stats(
 
     values: dict[str, Any] = {
         "bets": n,
-        "wins": wins,
-        "losses": n - wins,
-        "pushes": 0,
-        "hit_rate": _ratio(wins, n),
+        "wins": counts["win"],
+        "half_wins": counts["half_win"],
+        "pushes": counts["push"],
+        "half_losses": counts["half_loss"],
+        "losses": counts["loss"],
+        "hit_rate": _ratio(units_won, units_decided),
         "hit_rate_ci_low": low,
         "hit_rate_ci_high": high,
         "staked": staked,
@@ -189,10 +265,11 @@ def compute_stats(
         "min_odds": float(odds.min()) if n else NAN,
         "median_odds": float(np.median(odds)) if n else NAN,
         "max_odds": float(odds.max()) if n else NAN,
-        "implied_prob": float(q.mean()) if n else NAN,
+        "implied_prob": float((1.0 / odds).mean()) if n else NAN,
         "expected_wins": expected_wins,
         "z_score": z,
         "p_value": p_value,
+        "p_value_null": null,
         "longest_win_streak": win_streak,
         "longest_losing_streak": lose_streak,
         "starting_bank": bank,
@@ -200,6 +277,7 @@ def compute_stats(
         "max_drawdown_pct": max_dd_pct,
         "expected_value": ev,
         "clv_mean": float(clv.mean()) if clv_bets else NAN,
+        "clv_beat_share": _ratio(beat, int(np.count_nonzero(has_close))),
         "clv_bets": clv_bets,
         "skipped_no_odds": int(skipped_no_odds),
         "skipped_no_edge": int(skipped_no_edge),

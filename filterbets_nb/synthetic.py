@@ -17,6 +17,16 @@ opinion is the truth plus a small error; five bookmakers price that opinion with
 shrunk towards the truth (closing lines are sharper).  Pinnacle does not price BTTS.  About 1 %
 of each source's markets are missing at random, so consumers meet NaN prices.
 
+Asian handicap follows from the same two rates: the goal difference's distribution gives, for
+every quarter line ``h``, the fair two-way probability of the home side
+``W / (W + L)`` (``W``, ``L``: the chances that the home stake, split in halves on ``h -/+ 0.25``
+for quarter lines, wins or loses; pushes return the stake and so drop out).  The market's opinion
+is that probability with a logit error (smaller at the close), its line (``ah_home_line``, and
+``ah_home_line_close`` from the closing opinion) is the quarter line whose opinion is nearest to
+50/50, and the five books price both sides at that line with their margins, exactly as for the
+other markets; so there is a margin and no exploitable edge.  The Betfair exchange is not
+simulated (its columns stay NaN).
+
 Randomness is keyed by (seed, league, season), not drawn from one stream, so a league-season is
 the same whichever other leagues are requested, and ``n_matches=k`` is the first ``k`` matches of
 the frame generated without ``n_matches`` (same leagues and seasons).  Only per-league-season
@@ -36,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .schema import MATCH_COLUMNS, ODDS_COLUMNS, ODDS_MARKETS, PRICE_SOURCES, season_of
+from .schema import LINE_COLUMNS, MATCH_COLUMNS, ODDS_COLUMNS, season_of
 
 __all__ = ["DEFAULT_DEMO", "SYNTHETIC_LEAGUES", "DemoArguments", "generate_matches"]
 
@@ -317,7 +327,7 @@ class _Generator:
         for first_ls, last_ls in self._chunks(n_ls, per, dest):
             rows = np.arange(first_ls * per, last_ls * per)
             keep = dest[rows] >= 0
-            uniforms, normals = self._draws(first_ls, last_ls)
+            draws = self._draws(first_ls, last_ls)
             ls_of_row = rows // per
             att, dfn, mu, adv = strengths
             h, a = home[rows], away[rows]
@@ -325,7 +335,7 @@ class _Generator:
                 mu[ls_of_row] + adv[ls_of_row] + att[ls_of_row, h] - dfn[ls_of_row, a]
             )
             lam_away = np.exp(mu[ls_of_row] + att[ls_of_row, a] - dfn[ls_of_row, h])
-            chunk_goals, chunk_odds = _play(lam_home, lam_away, uniforms, normals)
+            chunk_goals, chunk_odds = _play(lam_home, lam_away, draws)
             goals[dest[rows[keep]]] = chunk_goals[keep]
             odds[dest[rows[keep]]] = chunk_odds[keep]
         return self._assemble(order, per, home, away, kickoff, goals, odds)
@@ -381,22 +391,30 @@ class _Generator:
                 ls += 1
         return att, dfn, mu, adv
 
-    def _draws(
-        self, first_ls: int, last_ls: int
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
-        """The chunk's uniforms and normals, each league-season from its own generator."""
+    def _draws(self, first_ls: int, last_ls: int) -> _Draws:
+        """The chunk's uniforms and normals, each league-season from its own generators.
+
+        Asian handicap draws come from a generator of their own (stream 5), so adding that
+        market left every other number of a seeded frame as it was.
+        """
         per = self.fixtures.size
         seasons = list(self._league_seasons())
-        uniforms = np.empty(((last_ls - first_ls) * per, _N_UNIFORMS))
+        size = (last_ls - first_ls) * per
+        uniforms = np.empty((size, _N_UNIFORMS))
         # float32 normals: plenty for noise of a few per cent, and half the memory traffic
-        normals = np.empty(((last_ls - first_ls) * per, _N_NORMALS), dtype=np.float32)
+        normals = np.empty((size, _N_NORMALS), dtype=np.float32)
+        ah_uniforms = np.empty((size, _N_AH_UNIFORMS))
+        ah_normals = np.empty((size, _N_AH_NORMALS), dtype=np.float32)
         for i, ls in enumerate(range(first_ls, last_ls)):
             code, year = seasons[ls]
             rng = _rng(self.seed, code, 2, year)
             rows = slice(i * per, (i + 1) * per)
             uniforms[rows] = rng.random((per, _N_UNIFORMS))
             normals[rows] = rng.standard_normal((per, _N_NORMALS), dtype=np.float32)
-        return uniforms, normals
+            rng = _rng(self.seed, code, 5, year)
+            ah_uniforms[rows] = rng.random((per, _N_AH_UNIFORMS))
+            ah_normals[rows] = rng.standard_normal((per, _N_AH_NORMALS), dtype=np.float32)
+        return _Draws(uniforms, normals, ah_uniforms, ah_normals)
 
     def _assemble(
         self,
@@ -434,12 +452,36 @@ class _Generator:
 
 # --- the per-match model, vectorised over a chunk ------------------------------------------
 
+# The markets and sources of the original model, in the order its random draws are laid out;
+# kept fixed so that the schema gaining markets or sources does not reshuffle seeded data.
+_MARKETS: Final[tuple[str, ...]] = tuple(m for group in _GROUPS for m in group)
+_SOURCES: Final[tuple[str, ...]] = (
+    "b365",
+    "pinnacle",
+    "avg",
+    "max",
+    "b365_close",
+    "pinnacle_close",
+    "avg_close",
+    "max_close",
+)
+_COLUMN_INDEX: Final = {c: j for j, c in enumerate(ODDS_COLUMNS)}
+_BASE_COLUMNS: Final = np.array([_COLUMN_INDEX[f"{s}_{m}"] for s in _SOURCES for m in _MARKETS])
+_AH_COLUMNS: Final = np.array(
+    [_COLUMN_INDEX[f"{s}_{m}"] for s in _SOURCES for m in ("ah_home", "ah_away")]
+)
+_LINE_INDEX: Final = np.array([_COLUMN_INDEX[c] for c in LINE_COLUMNS])
+#: Quarter lines the synthetic market may choose from (home side).
+_AH_LINES: Final = np.arange(-3.5, 3.5 + 0.125, 0.25)
+
 _BOOKS: Final = _BOOK_MARGINS.size
-_N_OUTCOMES: Final = len(ODDS_MARKETS)  # home draw away over under btts_yes btts_no
-_N_UNIFORMS: Final = 4 + len(PRICE_SOURCES) * len(_GROUPS)  # goals x2, half-time x2, missing
+_N_OUTCOMES: Final = len(_MARKETS)  # home draw away over under btts_yes btts_no
+_N_UNIFORMS: Final = 4 + len(_SOURCES) * len(_GROUPS)  # goals x2, half-time x2, missing
+_N_AH_UNIFORMS: Final = len(_SOURCES)  # a source misses its AH prices
+_N_AH_NORMALS: Final = 1 + 2 * _BOOKS * 2  # opinion error, opening and closing noise
 _N_NORMALS: Final = 5 + 2 * _BOOKS * _N_OUTCOMES  # opinion errors, opening and closing noise
 _GROUP_OF_MARKET: Final = np.array(
-    [next(g for g, markets in enumerate(_GROUPS) if m in markets) for m in ODDS_MARKETS]
+    [next(g for g, markets in enumerate(_GROUPS) if m in markets) for m in _MARKETS]
 )
 _K: Final = np.arange(MAX_GOALS + 1)
 _LOG_FACTORIAL: Final = np.array([math.lgamma(k + 1) for k in range(MAX_GOALS + 1)])
@@ -463,7 +505,7 @@ def _poisson_pmf(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 def _true_probabilities(
     pmf_home: npt.NDArray[np.float64], pmf_away: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    """Columns in :data:`.schema.ODDS_MARKETS` order, from two independent score pmfs."""
+    """Columns in ``_MARKETS`` order, from two independent score pmfs."""
     cdf_home = pmf_home.cumsum(axis=1)
     cdf_away = pmf_away.cumsum(axis=1)
     home_win = (pmf_away * (1.0 - cdf_home)).sum(axis=1)  # sum_j P(A=j) P(H>j)
@@ -484,7 +526,7 @@ def _true_probabilities(
         "btts_yes": btts,
         "btts_no": 1.0 - btts,
     }
-    return np.column_stack([probs[m] for m in ODDS_MARKETS])
+    return np.column_stack([probs[m] for m in _MARKETS])
 
 
 def _opinion(
@@ -492,7 +534,7 @@ def _opinion(
 ) -> npt.NDArray[np.float64]:
     """The market's probabilities: the truth with a log-scale error, each market renormalised."""
     out = np.empty_like(truth)
-    idx = {m: i for i, m in enumerate(ODDS_MARKETS)}
+    idx = {m: i for i, m in enumerate(_MARKETS)}
     one_x_two = [idx[m] for m in _GROUPS[0]]
     raw = truth[:, one_x_two] * np.exp(scale * error[:, :3])
     out[:, one_x_two] = raw / raw.sum(axis=1, keepdims=True)
@@ -508,7 +550,7 @@ def _book_prices(
     opinion: npt.NDArray[np.float64], noise: npt.NDArray[np.float32], noise_factor: float
 ) -> npt.NDArray[np.float64]:
     """Prices (rows x books x outcomes): 1 / (p (1 + margin)) x lognormal noise, 2 dp, >= 1.01."""
-    noise = noise.reshape(-1, _BOOKS, _N_OUTCOMES)
+    noise = noise.reshape(-1, _BOOKS, opinion.shape[1])
     sd = (_BOOK_NOISE * noise_factor).astype(noise.dtype)[None, :, None]
     fair = 1.0 / (opinion[:, None, :] * (1.0 + _BOOK_MARGINS)[None, :, None])
     return np.maximum(np.round(fair * np.exp(sd * noise), 2), _MIN_ODDS)  # rounded in float64
@@ -519,7 +561,7 @@ def _source_prices(books: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.f
 
     ``avg``/``max`` of the BTTS markets are taken over the books that price them.
     """
-    btts = [i for i, m in enumerate(ODDS_MARKETS) if m.startswith("btts")]
+    btts = [i for i, m in enumerate(_MARKETS) if m.startswith("btts")]
     pinnacle = books[:, 0].copy()
     pinnacle[:, btts] = np.nan
     average = books.mean(axis=1)
@@ -529,13 +571,93 @@ def _source_prices(books: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.f
     return {"b365": books[:, 1], "pinnacle": pinnacle, "avg": np.round(average, 2), "max": best}
 
 
+@dataclass(frozen=True)
+class _Draws:
+    """The random numbers of a chunk: base model (stream 2) and Asian handicap (stream 5)."""
+
+    uniforms: npt.NDArray[np.float64]
+    normals: npt.NDArray[np.float32]
+    ah_uniforms: npt.NDArray[np.float64]
+    ah_normals: npt.NDArray[np.float32]
+
+
+def _half_stakes(sign: int) -> npt.NDArray[np.float64]:
+    """(goal difference x line): how many half-stakes of a home bet win (sign 1) / lose (-1)."""
+    d = np.arange(-MAX_GOALS, MAX_GOALS + 1)[:, None]
+    quarter = (_AH_LINES * 4) % 2 == 1
+    halves = (_AH_LINES - 0.25 * quarter, _AH_LINES + 0.25 * quarter)
+    return np.asarray(sum(np.sign(d + h) == sign for h in halves), dtype=np.float64)
+
+
+_AH_WIN_HALVES: Final = _half_stakes(1)
+_AH_LOSE_HALVES: Final = _half_stakes(-1)
+
+
+def _ah_home_probability(
+    pmf_home: npt.NDArray[np.float64], pmf_away: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Fair two-way probability of the home side at every line of ``_AH_LINES`` (rows x lines).
+
+    With ``W``/``L`` the expected winning/losing share of a home stake (quarter lines split in
+    halves on ``h -/+ 0.25``), a price ``o`` breaks even when ``W (o - 1) = L``, so the fair price
+    is ``(W + L) / W`` and the probability it implies ``W / (W + L)``; the away side gets
+    ``L / (W + L)``.
+    """
+    # P(D = d) for d = -MAX_GOALS..MAX_GOALS (column d + MAX_GOALS): the convolution of the home
+    # pmf with the reversed away pmf, one shifted whole-array add per away score
+    p_diff = np.zeros((len(pmf_home), 2 * MAX_GOALS + 1))
+    for j in _K:
+        p_diff[:, MAX_GOALS - j : 2 * MAX_GOALS + 1 - j] += pmf_home * pmf_away[:, [j]]
+    win = p_diff @ _AH_WIN_HALVES
+    lose = p_diff @ _AH_LOSE_HALVES
+    return np.asarray(win / (win + lose), dtype=np.float64)
+
+
+def _ah_market(
+    fair_logit: npt.NDArray[np.float64],
+    error: npt.NDArray[np.float32],
+    scale: float,
+    noise: npt.NDArray[np.float32],
+    noise_factor: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(home line, books x [home, away] prices): the opinion is ``fair_logit + scale x error``."""
+    logit = fair_logit + scale * error[:, None]
+    pick = np.abs(logit).argmin(axis=1)  # nearest to 50/50: the logit nearest to 0
+    p_home = 1.0 / (1.0 + np.exp(-logit[np.arange(len(pick)), pick]))
+    prices = _book_prices(np.column_stack([p_home, 1.0 - p_home]), noise, noise_factor)
+    return _AH_LINES[pick], prices
+
+
+def _asian_handicap(
+    pmf_home: npt.NDArray[np.float64], pmf_away: npt.NDArray[np.float64], draws: _Draws
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(rows x [line, close line], rows x sources x [home, away] AH prices, ``_SOURCES`` order)."""
+    fair = np.clip(_ah_home_probability(pmf_home, pmf_away), 1e-6, 1 - 1e-6)
+    fair = np.log(fair / (1.0 - fair))  # as logits, computed once for both opinions
+    error = draws.ah_normals[:, 0]
+    n_book = _BOOKS * 2
+    lines, prices = [], []
+    for scale, noise, factor in (
+        (_OPINION_ERROR, draws.ah_normals[:, 1 : 1 + n_book], 1.0),
+        (
+            _OPINION_ERROR * _CLOSING_ERROR_SHARE,
+            draws.ah_normals[:, 1 + n_book :],
+            _CLOSING_NOISE_FACTOR,
+        ),
+    ):
+        line, books = _ah_market(fair, error, scale, noise, factor)
+        lines.append(line)
+        prices += [books[:, 1], books[:, 0], np.round(books.mean(axis=1), 2), books.max(axis=1)]
+    block = np.stack(prices, axis=1)  # rows x sources x 2, sources in _SOURCES order
+    block[draws.ah_uniforms < _MISSING_RATE] = np.nan
+    return np.column_stack(lines), block
+
+
 def _play(
-    lam_home: npt.NDArray[np.float64],
-    lam_away: npt.NDArray[np.float64],
-    uniforms: npt.NDArray[np.float64],
-    normals: npt.NDArray[np.float32],
+    lam_home: npt.NDArray[np.float64], lam_away: npt.NDArray[np.float64], draws: _Draws
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Goals (fthg, ftag, hthg, htag) and the odds block (rows x ODDS_COLUMNS) of a chunk."""
+    uniforms, normals = draws.uniforms, draws.normals
     pmf_home, pmf_away = _poisson_pmf(lam_home), _poisson_pmf(lam_away)
     fthg = (uniforms[:, [0]] > pmf_home.cumsum(axis=1)).sum(axis=1).clip(max=MAX_GOALS)
     ftag = (uniforms[:, [1]] > pmf_away.cumsum(axis=1)).sum(axis=1).clip(max=MAX_GOALS)
@@ -555,8 +677,13 @@ def _play(
     by_source = _source_prices(opening)
     by_source.update({f"{s}_close": p for s, p in _source_prices(closing).items()})
     nan_block = np.full((lam_home.size, _N_OUTCOMES), np.nan)
-    # rows x sources x markets is ODDS_COLUMNS' order (source-major), so one reshape at the end
-    prices = np.stack([by_source.get(source, nan_block) for source in PRICE_SOURCES], axis=1)
-    missing = (uniforms[:, 4:] < _MISSING_RATE).reshape(-1, len(PRICE_SOURCES), len(_GROUPS))
+    # rows x sources x markets in _SOURCES x _MARKETS order (source-major)
+    prices = np.stack([by_source.get(source, nan_block) for source in _SOURCES], axis=1)
+    missing = (uniforms[:, 4:] < _MISSING_RATE).reshape(-1, len(_SOURCES), len(_GROUPS))
     prices[missing[:, :, _GROUP_OF_MARKET]] = np.nan
-    return goals, prices.reshape(lam_home.size, len(ODDS_COLUMNS))
+    out = np.full((lam_home.size, len(ODDS_COLUMNS)), np.nan)
+    out[:, _BASE_COLUMNS] = prices.reshape(lam_home.size, -1)
+    lines, ah_prices = _asian_handicap(pmf_home, pmf_away, draws)
+    out[:, _AH_COLUMNS] = ah_prices.reshape(lam_home.size, -1)
+    out[:, _LINE_INDEX] = lines
+    return goals, out

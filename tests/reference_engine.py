@@ -1,9 +1,11 @@
 """A deliberately plain reference for the backtest engine: one Python loop over rows.
 
-It re-implements filter evaluation, settlement and staking from the *stored dict* of a filter,
-with Python floats and ``if`` statements, sharing no code with :mod:`filterbets_nb.engine` or
-:mod:`filterbets_nb.filters` beyond the schema constants. The property tests check the vectorised
-engine against it; the benchmark times it. Clarity over speed, on purpose.
+It re-implements filter evaluation, settlement (Asian handicap quarter lines included), staking
+and the multiplicative fair closing probability from the *stored dict* of a filter, with Python
+floats and ``if`` statements, sharing no code with :mod:`filterbets_nb.engine`,
+:mod:`filterbets_nb.filters` or :mod:`filterbets_nb.prices` beyond the schema constants. The
+property tests check the vectorised engine against it; the benchmark times it. Clarity over
+speed, on purpose.
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+def _line_column(price: str) -> str:
+    return "ah_home_line_close" if price.endswith("_close") else "ah_home_line"
+
+
 def _column(field_name: str, price: str) -> str:
     if field_name == "date":
         return "kickoff"
+    if field_name == "ah_line":
+        return _line_column(price)
     if field_name.endswith("_odds") and field_name[: -len("_odds")] in ODDS_MARKETS:
         return price + "_" + field_name[: -len("_odds")]
     return field_name
@@ -96,6 +104,58 @@ def bet_won(market: str, home_goals: int, away_goals: int) -> bool:
     raise ValueError(market)
 
 
+def asian_handicap(margin: int, line: float, odds: float) -> tuple[str, float]:
+    """(outcome, profit per unit) of a handicap bet, one half-stake at a time."""
+    quarter = (line * 4) % 2 == 1  # half the stake on each neighbouring line
+    halves = [line - 0.25, line + 0.25] if quarter else [line, line]
+    profit = 0.0
+    wins = losses = 0
+    for half_line in halves:
+        result = margin + half_line
+        if result > 0:
+            profit += 0.5 * (odds - 1.0)
+            wins += 1
+        elif result < 0:
+            profit -= 0.5
+            losses += 1
+    if wins == 2:
+        return "win", profit
+    if losses == 2:
+        return "loss", profit
+    if wins == 1:
+        return "half_win", profit
+    if losses == 1:
+        return "half_loss", profit
+    return "push", profit
+
+
+_OUTCOMES = {
+    "home": ("home", "draw", "away"),
+    "draw": ("home", "draw", "away"),
+    "away": ("home", "draw", "away"),
+    "over25": ("over25", "under25"),
+    "under25": ("over25", "under25"),
+    "btts_yes": ("btts_yes", "btts_no"),
+    "btts_no": ("btts_yes", "btts_no"),
+    "ah_home": ("ah_home", "ah_away"),
+    "ah_away": ("ah_home", "ah_away"),
+}
+
+
+def fair_close_multiplicative(row: dict[Any, Any], market: str) -> float | None:
+    """1/o over the sum of 1/o of the market's closing prices: Pinnacle if complete, else avg."""
+    for source in ("pinnacle_close", "avg_close"):
+        inverse = []
+        for outcome in _OUTCOMES[market]:
+            price = row.get(source + "_" + outcome)
+            if _is_missing(price) or float(price) <= 1.0:
+                break
+            inverse.append(1.0 / float(price))
+        else:
+            return inverse[_OUTCOMES[market].index(market)] / sum(inverse)
+    return None
+
+
 def reference_backtest(matches: pd.DataFrame, flt: dict[str, Any]) -> ReferenceResult:
     """Backtest the stored filter ``flt`` with a row loop; bets in (kickoff, match_id) order."""
     price = flt.get("price", "avg")
@@ -119,6 +179,13 @@ def reference_backtest(matches: pd.DataFrame, flt: dict[str, Any]) -> ReferenceR
             continue
         out.selected += 1
         odds = row[odds_col]
+        line: float | None = None
+        if market in ("ah_home", "ah_away"):
+            home_line = row[_line_column(price)]
+            if _is_missing(home_line) or float(home_line) * 4 != int(float(home_line) * 4):
+                odds = None  # no line, no bet
+            else:
+                line = float(home_line) if market == "ah_home" else -float(home_line)
         if _is_missing(odds) or float(odds) <= 1.0:
             out.skipped_no_odds += 1
             continue
@@ -137,17 +204,35 @@ def reference_backtest(matches: pd.DataFrame, flt: dict[str, Any]) -> ReferenceR
             stake = unit * flt["kelly_fraction"] * edge
         else:
             stake = unit
-        won = bet_won(market, int(row["fthg"]), int(row["ftag"]))
-        profit = stake * (odds - 1.0) if won else -stake
         closing: Any = row.get(close_col)
+        p_fair = fair_close_multiplicative(row, market)
+        if line is None:
+            won = bet_won(market, int(row["fthg"]), int(row["ftag"]))
+            outcome = "win" if won else "loss"
+            profit = stake * (odds - 1.0) if won else -stake
+        else:
+            margin = int(row["fthg"]) - int(row["ftag"])
+            if market == "ah_away":
+                margin = -margin
+            outcome, per_unit = asian_handicap(margin, line, odds)
+            won = outcome in ("win", "half_win")
+            profit = stake * per_unit
+            # A price at another line than the close is another bet: no closing comparison.
+            if row[_line_column(price)] != row["ah_home_line_close"]:
+                closing = None
+                p_fair = None
         out.bets.append(
             {
                 "match_id": row["match_id"],
                 "kickoff": pd.Timestamp(row["kickoff"]),
                 "odds": odds,
                 "closing_odds": None if _is_missing(closing) else float(closing),
+                "p_fair_close": p_fair,
+                "clv": None if p_fair is None else odds * p_fair - 1.0,
                 "prob": p,
+                "line": line,
                 "stake": stake,
+                "outcome": outcome,
                 "won": won,
                 "profit": profit,
             }

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from filterbets_nb import schema
-from filterbets_nb.engine import BET_COLUMNS, run_backtest, settle
+from filterbets_nb.engine import BET_COLUMNS, OUTCOMES, run_backtest, settle, settle_handicap
 from filterbets_nb.features import FEATURE_COLUMNS, with_features
 from filterbets_nb.filters import MARKETS, F, Filter, FilterError
 
@@ -117,6 +117,106 @@ def test_settle(market: str, expected: list[bool]) -> None:
     assert settle(market, home, away).tolist() == expected
 
 
+@pytest.mark.parametrize(
+    ("margin", "line", "outcome", "per_unit"),
+    [
+        # whole and half lines: win, push, loss
+        (1, 0.0, "win", 0.9),
+        (0, 0.0, "push", 0.0),
+        (-1, 0.0, "loss", -1.0),
+        (1, -1.0, "push", 0.0),
+        (2, -1.5, "win", 0.9),
+        (1, -1.5, "loss", -1.0),
+        (-1, 1.5, "win", 0.9),
+        # quarter lines: halves on line -/+ 0.25
+        (0, -0.25, "half_loss", -0.5),  # halves at -0.5 (lost) and 0 (pushed)
+        (1, -0.25, "win", 0.9),
+        (0, 0.25, "half_win", 0.45),  # halves at 0 (pushed) and +0.5 (won)
+        (-1, 0.25, "loss", -1.0),
+        (1, -0.75, "half_win", 0.45),  # halves at -0.5 (won) and -1 (pushed)
+        (2, -1.75, "half_win", 0.45),
+        (1, -1.25, "half_loss", -0.5),  # halves at -1 (pushed) and -1.5 (lost)
+        (-1, 0.75, "half_loss", -0.5),
+        (-2, 2.25, "half_win", 0.45),
+    ],
+)
+def test_settle_handicap(margin: int, line: float, outcome: str, per_unit: float) -> None:
+    codes, profit = settle_handicap(np.array([float(margin)]), np.array([line]), np.array([1.9]))
+    assert OUTCOMES[codes[0] + 2] == outcome
+    assert profit[0] == pytest.approx(per_unit, abs=1e-12)
+
+
+def _handicap_matches() -> pd.DataFrame:
+    """Four matches with Asian handicap lines, prices and closing prices."""
+    frame = _matches().iloc[:4].copy()  # ids 5 (2-1), 2 (0-0), 9 (1-1), 1 (3-0)
+    frame["ah_home_line"] = [-0.25, 0.0, 0.5, -2.75]
+    frame["ah_home_line_close"] = [-0.25, 0.25, 0.5, -2.75]
+    frame["avg_ah_home"] = [1.9, 2.0, 1.8, 2.2]
+    frame["avg_ah_away"] = [1.95, 1.85, 2.05, 1.7]
+    frame["avg_close_ah_home"] = [1.85, 1.8, 1.9, 2.1]
+    frame["avg_close_ah_away"] = [2.0, 2.05, 1.95, 1.75]
+    # Pinnacle's close is complete for match 5 only
+    frame["pinnacle_close_ah_home"] = [1.88, np.nan, 1.92, np.nan]
+    frame["pinnacle_close_ah_away"] = [2.02, 2.0, np.nan, 1.8]
+    return frame
+
+
+def test_handicap_backtest_hand_computed() -> None:
+    result = run_backtest(_handicap_matches(), Filter((), "ah_home"))
+    bets = result.bets.set_index("match_id")
+    assert bets["line"].to_dict() == {9: 0.5, 1: -2.75, 2: 0.0, 5: -0.25}
+    # 1-1 +0.5 win; 3-0 -2.75: halves at -2.5 (won) and -3 (pushed); 0-0 push; 2-1 -0.25 win
+    outcome = {9: "win", 1: "half_win", 2: "push", 5: "win"}
+    assert bets["outcome"].to_dict() == outcome
+    assert bets["profit"].to_dict() == pytest.approx({9: 0.8, 1: 0.6, 2: 0.0, 5: 0.9})
+    assert bets["won"].to_dict() == {9: True, 1: True, 2: False, 5: True}
+    s = result.summary
+    assert (s["wins"], s["half_wins"], s["pushes"], s["half_losses"], s["losses"]) == (
+        2,
+        1,
+        1,
+        0,
+        0,
+    )
+    # fair close: Pinnacle where complete (match 5), else the average close; match 2 was priced
+    # at line 0 but closed at +0.25, another bet: no closing price, no fair probability.
+    p5 = (1 / 1.88) / (1 / 1.88 + 1 / 2.02)
+    p9 = (1 / 1.9) / (1 / 1.9 + 1 / 1.95)
+    p1 = (1 / 2.1) / (1 / 2.1 + 1 / 1.75)
+    assert bets.loc[5, "p_fair_close"] == pytest.approx(p5, abs=1e-12)
+    assert bets.loc[9, "p_fair_close"] == pytest.approx(p9, abs=1e-12)
+    assert bets.loc[1, "p_fair_close"] == pytest.approx(p1, abs=1e-12)
+    assert math.isnan(bets.loc[2, "p_fair_close"]) and math.isnan(bets.loc[2, "closing_odds"])
+    assert bets.loc[5, "clv"] == pytest.approx(1.9 * p5 - 1, abs=1e-12)
+    assert bets.loc[9, "closing_odds"] == 1.9
+    assert s["clv_bets"] == 3
+    assert s["clv_beat_share"] == pytest.approx(2 / 3)  # 1.9 > 1.85, 2.2 > 2.1, 1.8 < 1.9
+
+
+def test_handicap_away_line_close_source_and_fair_method() -> None:
+    frame = _handicap_matches()
+    away = run_backtest(frame, Filter((), "ah_away", price="avg_close")).bets
+    away = away.set_index("match_id")
+    # the away side gets -AHCh: 0.25, -0.25, -0.5, 2.75; margins -1, 0, 0, -3
+    assert away["line"].to_dict() == {9: -0.5, 1: 2.75, 2: -0.25, 5: 0.25}
+    assert away["outcome"].to_dict() == {9: "loss", 1: "half_loss", 2: "half_loss", 5: "loss"}
+    assert away["odds"].to_dict() == {9: 1.95, 1: 1.75, 2: 2.05, 5: 2.0}
+    assert away["p_fair_close"].notna().all()  # a closing price is at the closing line
+    shin = run_backtest(frame, Filter((), "ah_away", price="avg_close", fair_method="shin"))
+    additive = run_backtest(frame, Filter((), "ah_away", price="avg_close", fair_method="additive"))
+    # two outcomes: Shin's probabilities are the additive ones, not the multiplicative ones
+    pd.testing.assert_series_equal(shin.bets["p_fair_close"], additive.bets["p_fair_close"])
+    assert not np.allclose(shin.bets["p_fair_close"], away.sort_index()["p_fair_close"].values)
+
+
+def test_handicap_without_a_usable_line_is_not_bet() -> None:
+    frame = _handicap_matches()
+    frame["ah_home_line"] = [np.nan, 0.1, 0.5, -2.75]  # no line; not a quarter line
+    result = run_backtest(frame, Filter((), "ah_home"))
+    assert result.skipped_no_odds == 2
+    assert sorted(result.bets["match_id"]) == [1, 9]
+
+
 def test_kelly_hand_computed() -> None:
     flt = Filter(
         (F.league == "E0").rules,
@@ -206,6 +306,7 @@ def test_progress_increases_to_total() -> None:
 # ------------------------------------------------------------------ engine == reference property
 
 _GRID = np.array([1.0, 1.5, 1.8, 2.0, 2.5, 3.1, 4.0])
+_AH_LINES = np.arange(-1.5, 1.51, 0.25)
 _LEAGUES = ["E0", "E1", "SP1"]
 _SEASONS = ["2018-19", "2019-20"]
 _TEAMS = ["A", "B", "C", "D", "E", "F"]
@@ -239,6 +340,11 @@ def random_matches(seed: int, n: int) -> pd.DataFrame:
     )
     odds[rng.random(odds.shape) < 0.15] = np.nan
     frame = pd.concat([frame, pd.DataFrame(odds, columns=list(schema.ODDS_COLUMNS))], axis=1)
+    # Handicap lines: quarter lines of both signs, some NaN, an impossible 0.1; the closing line
+    # equals the earlier one about half the time.
+    lines = rng.choice([*np.arange(-2.0, 2.01, 0.25).tolist(), np.nan, 0.1], n)
+    frame["ah_home_line"] = lines
+    frame["ah_home_line_close"] = np.where(rng.random(n) < 0.5, lines, rng.choice(_AH_LINES, n))
     p = rng.uniform(0.0, 1.0, n)
     p[rng.random(n) < 0.1] = np.nan
     frame["p"] = p
@@ -247,7 +353,7 @@ def random_matches(seed: int, n: int) -> pd.DataFrame:
 
 _NUMERIC = st.sampled_from(
     [f"{m}_odds" for m in schema.ODDS_MARKETS]
-    + ["b365_home", "max_over25", "pinnacle_close_draw"]
+    + ["b365_home", "max_over25", "pinnacle_close_draw", "ah_line", "ah_home_line_close"]
     + [c for c in FEATURE_COLUMNS if "form" in c or "ppg" in c or "played" in c]
 )
 _EXACT = st.sampled_from([*_GRID.tolist(), 0, 1, 3, 5])  # values the data holds exactly
@@ -318,7 +424,9 @@ def test_engine_matches_reference(seed: int, n: int, flt: Filter, chunk: int) ->
     assert len(got.bets) == len(ref.bets)
     assert got.bets["match_id"].tolist() == [b["match_id"] for b in ref.bets]
     assert got.bets["won"].tolist() == [b["won"] for b in ref.bets]
-    for column in ("odds", "stake", "profit", "cum_profit", "closing_odds", "prob"):
+    assert got.bets["outcome"].tolist() == [b["outcome"] for b in ref.bets]
+    columns = ("odds", "stake", "profit", "cum_profit", "closing_odds", "prob", "line")
+    for column in (*columns, "p_fair_close", "clv"):
         for mine, theirs in zip(
             got.bets[column].tolist(), [b[column] for b in ref.bets], strict=True
         ):

@@ -456,3 +456,36 @@ def test_text_rules_work_for_every_string_dtype(dtype: str) -> None:
         False,
         False,
     ]
+
+
+# ------------------------------------------------------------------------- Asian handicap, fair
+
+
+def test_handicap_fields_follow_the_price_source() -> None:
+    assert Filter((), "ah_home", price="avg").column_of("ah_line") == "ah_home_line"
+    assert Filter((), "ah_away", price="pinnacle_close").column_of("ah_line") == (
+        "ah_home_line_close"
+    )
+    assert Filter((), "home", price="b365").column_of("ah_away_odds") == "b365_ah_away"
+    assert Filter((), "home").column_of("ah_home_line_close") == "ah_home_line_close"
+    assert Filter((), "home").column_of("pinnacle_close_ah_home") == "pinnacle_close_ah_home"
+    frame = pd.DataFrame({"ah_home_line": [-0.5, 0.25, np.nan], "ah_home_line_close": [0, 0, 0]})
+    assert Filter.where(F.ah_line <= 0, market="ah_home").mask(frame).tolist() == [
+        True,
+        False,
+        False,
+    ]
+    closing = Filter.where(F.ah_line == 0, market="ah_home", price="avg_close")
+    assert closing.mask(frame).tolist() == [True, True, True]
+
+
+def test_fair_method_is_validated_and_stored_only_when_set() -> None:
+    default = Filter((), "ah_home")
+    assert default.fair_method == "multiplicative"
+    assert "fair_method" not in default.to_dict()  # stored form unchanged for old filters
+    shin = (F.ah_line < 0).bet("ah_home", fair_method="shin")
+    assert shin.to_dict()["fair_method"] == "shin"
+    assert Filter.from_dict(shin.to_dict()) == shin
+    assert "fair close shin" in shin.describe()
+    with pytest.raises(FilterError, match="unknown fair_method 'logit'"):
+        Filter.from_dict({"rules": [], "market": "home", "fair_method": "logit"})

@@ -19,7 +19,7 @@ from filterbets_nb.importer import (
     parse_football_data,
     read_football_data,
 )
-from filterbets_nb.schema import MATCH_COLUMNS, ODDS_COLUMNS, season_of
+from filterbets_nb.schema import MATCH_COLUMNS, ODDS_COLUMNS, PRICE_COLUMNS, season_of
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "football-data"
 
@@ -53,7 +53,7 @@ def assert_canonical(frame: pd.DataFrame) -> None:
     for column in ("league", "season", "home_team", "away_team"):
         assert pd.api.types.is_string_dtype(frame[column].dtype), column
     assert all(isinstance(extra, dict) for extra in frame["extra_odds"])
-    prices = frame[list(ODDS_COLUMNS)].to_numpy()
+    prices = frame[list(PRICE_COLUMNS)].to_numpy()
     assert np.all(np.isnan(prices) | (prices >= 1.0))
     assert frame[[c for c in ODDS_COLUMNS if "btts" in c]].isna().all().all()
 
@@ -83,7 +83,8 @@ def test_2019_20_layout_time_closing_and_over_under() -> None:
     assert match["max_away"] == 23.0 and match["max_close_draw"] == 10.5
     assert match["avg_close_away"] == 19.18
     extra = match["extra_odds"]
-    assert extra["BWH"] == 1.14 and extra["AHh"] == -2.25 and extra["AvgCAHA"] == 1.99
+    assert extra["BWH"] == 1.14 and match["ah_home_line"] == -2.25
+    assert match["avg_close_ah_away"] == 1.99 and "AHh" not in extra
     assert "B365H" not in extra and "AvgH" not in extra  # mapped ones are not repeated
     assert "Referee" in imported.columns_unmapped and "HS" in imported.columns_unmapped
     assert "PSCH" in imported.columns_mapped and "BWH" in imported.columns_extra_odds
@@ -105,7 +106,7 @@ def test_2015_16_layout_betbrain_aggregates() -> None:
     assert match["b365_home"] == 2.0 and math.isnan(match["b365_over25"])
     assert match["pinnacle_home"] == 1.95 and match["pinnacle_close_away"] == 4.7
     assert frame["avg_close_home"].isna().all() and frame["b365_close_home"].isna().all()
-    assert match["extra_odds"]["BbAHh"] == -0.5 and match["extra_odds"]["Bb1X2"] == 45.0
+    assert match["ah_home_line"] == -0.5 and match["extra_odds"]["Bb1X2"] == 45.0
     assert not imported.derived_aggregates
 
 

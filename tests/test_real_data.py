@@ -94,3 +94,72 @@ def test_under_bets_use_under_odds_and_count_missing_prices(
     assert got["wins"] == int(won.sum())
     assert got["profit"] == pytest.approx(profit, abs=1e-9)
     assert got["roi"] == pytest.approx(profit / (2.0 * len(sel)), abs=1e-12)
+
+
+def handicap_outcomes(margin: pd.Series, line: pd.Series) -> pd.Series:
+    """Asian handicap outcome per row, counted in quarter goals (independent of the engine).
+
+    ``4 * (margin + line)`` is an integer; on a quarter line (odd ``4 * line``) the two halves sit
+    one quarter either side, so the stake is split between ``x - 1`` and ``x + 1``.
+    """
+    x = (4 * (margin + line)).round().astype(int)
+    quarter = (4 * line).round().astype(int) % 2 == 1
+    sign_low = np.sign(np.where(quarter, x - 1, x))
+    sign_high = np.sign(np.where(quarter, x + 1, x))
+    names = {2: "win", 1: "half_win", 0: "push", -1: "half_loss", -2: "loss"}
+    return pd.Series(sign_low + sign_high, index=margin.index).map(names)
+
+
+PAYOFF = {"win": 1.0, "half_win": 0.5, "push": 0.0, "half_loss": -0.5, "loss": -1.0}
+
+
+def check_handicap(got: dict, outcome: pd.Series, odds: pd.Series) -> None:
+    counts = outcome.value_counts()
+    for name, key in (
+        ("win", "wins"),
+        ("half_win", "half_wins"),
+        ("push", "pushes"),
+        ("half_loss", "half_losses"),
+        ("loss", "losses"),
+    ):
+        assert got[key] == int(counts.get(name, 0)), key
+    # winning parts pay odds - 1 per unit, losing parts cost the unit
+    profit = sum(
+        PAYOFF[o] * (p - 1.0) if PAYOFF[o] > 0 else PAYOFF[o]
+        for o, p in zip(outcome, odds, strict=True)
+    )
+    assert got["bets"] == len(outcome)
+    assert got["profit"] == pytest.approx(profit, abs=1e-9)
+
+
+def test_asian_handicap_home_at_average_prices_both_eras(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """2015-16 quotes BetBrain's line and average (BbAHh, BbAvAHH), 2019-20 AHh and AvgAHH."""
+    flt = {
+        "rules": [{"field": "ah_line", "op": "between", "value": [-1.0, 0.0]}],
+        "market": "ah_home",
+        "price": "avg",
+    }
+    got = run(env, tmp_path, flt, "--seasons", "2015-16", "--seasons", "2019-20")
+    old = raw("2015-16").rename(columns={"BbAHh": "AHh", "BbAvAHH": "AvgAHH"})
+    df = pd.concat([f[["AHh", "AvgAHH", "FTHG", "FTAG"]] for f in (old, raw("2019-20"))])
+    sel = df[(df.AHh >= -1.0) & (df.AHh <= 0.0)]
+    outcome = handicap_outcomes(sel.FTHG - sel.FTAG, sel.AHh)
+    assert set(outcome) == set(PAYOFF)  # every kind of outcome occurs in these seasons
+    check_handicap(got, outcome, sel.AvgAHH)
+
+
+def test_asian_handicap_away_at_pinnacle_close_with_fair_close(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The closing source bets the closing line (AHCh); its fair close is Pinnacle's own."""
+    flt = {"rules": [], "market": "ah_away", "price": "pinnacle_close"}
+    got = run(env, tmp_path, flt, "--seasons", "2019-20")
+    new = raw("2019-20")
+    outcome = handicap_outcomes(new.FTAG - new.FTHG, -new.AHCh)
+    check_handicap(got, outcome, new.PCAHA)
+    fair = (1 / new.PCAHA) / (1 / new.PCAHH + 1 / new.PCAHA)
+    assert got["clv_bets"] == len(new)
+    assert got["clv_mean"] == pytest.approx(float((new.PCAHA * fair - 1).mean()), abs=1e-12)
+    assert got["p_value_null"] == "fair_close"

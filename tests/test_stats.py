@@ -22,7 +22,7 @@ from filterbets_nb.stats import (
 
 
 def _bets() -> pd.DataFrame:
-    """Five bets: W W W L L; the fourth stakes 2 units."""
+    """Five bets: W W W L L; the fourth stakes 2 units; three have a fair closing probability."""
     return pd.DataFrame(
         {
             "kickoff": pd.to_datetime(
@@ -30,6 +30,7 @@ def _bets() -> pd.DataFrame:
             ),
             "odds": [2.0, 1.5, 3.0, 2.0, 4.0],
             "closing_odds": [1.8, np.nan, 3.3, 2.0, np.nan],
+            "p_fair_close": [0.55, np.nan, 0.3, 0.45, np.nan],
             "stake": [1.0, 1.0, 1.0, 2.0, 1.0],
             "won": [True, True, True, False, False],
             "profit": [1.0, 0.5, 2.0, -2.0, -1.0],
@@ -41,6 +42,7 @@ def test_counts_and_money() -> None:
     s = compute_stats(_bets(), skipped_no_odds=3, skipped_no_edge=1, matches_considered=40)
     assert list(s.index) == list(SUMMARY_KEYS)
     assert (s["bets"], s["wins"], s["losses"], s["pushes"]) == (5, 3, 2, 0)
+    assert (s["half_wins"], s["half_losses"]) == (0, 0)
     assert s["hit_rate"] == 0.6
     assert s["staked"] == 6.0
     assert s["profit"] == 0.5
@@ -51,7 +53,7 @@ def test_counts_and_money() -> None:
 
 
 def test_odds_figures() -> None:
-    s = compute_stats(_bets())
+    s = compute_stats(_bets(), null="implied")
     assert s["avg_odds"] == 2.5  # 12.5 / 5
     assert (s["min_odds"], s["median_odds"], s["max_odds"]) == (1.5, 2.0, 4.0)
     # 1/odds = 1/2, 2/3, 1/3, 1/2, 1/4 -> sum 9/4
@@ -59,12 +61,26 @@ def test_odds_figures() -> None:
     assert s["implied_prob"] == pytest.approx(0.45, abs=1e-12)
 
 
-def test_p_value_poisson_binomial_normal_approximation() -> None:
-    s = compute_stats(_bets())
+def test_p_value_margin_laden_null_by_name() -> None:
+    s = compute_stats(_bets(), null="implied")
+    assert s["p_value_null"] == "implied"
     # sum q(1-q) = 1/4 + 2/9 + 2/9 + 1/4 + 3/16 = 163/144; z = (3 - 9/4) / sqrt(163/144)
     z = 9 / math.sqrt(163)
     assert s["z_score"] == pytest.approx(z, abs=1e-12)
     assert s["p_value"] == pytest.approx(0.4808510580715232, abs=1e-12)
+    with pytest.raises(ValueError, match="'bogus'"):
+        compute_stats(_bets(), null="bogus")
+
+
+def test_p_value_against_fair_closing_probabilities_by_default() -> None:
+    s = compute_stats(_bets())
+    assert s["p_value_null"] == "fair_close"
+    # bets 1, 3, 4 have q = 0.55, 0.3, 0.45 and went W W L: 2 wins against 1.3 expected
+    variance = 2 * 0.55 * 0.45 + 0.3 * 0.7
+    z = (2 - 1.3) / math.sqrt(variance)
+    assert s["expected_wins"] == pytest.approx(1.3, abs=1e-12)
+    assert s["z_score"] == pytest.approx(z, abs=1e-12)
+    assert s["p_value"] == pytest.approx(math.erfc(z / math.sqrt(2)), abs=1e-12)
 
 
 def test_wilson_interval() -> None:
@@ -115,15 +131,53 @@ def test_drawdown_from_the_start() -> None:
 
 def test_closing_line_value_and_expected_value() -> None:
     s = compute_stats(_bets())
-    clv = [2.0 / 1.8 - 1, 3.0 / 3.3 - 1, 0.0]
+    clv = [2.0 * 0.55 - 1, 3.0 * 0.3 - 1, 2.0 * 0.45 - 1]  # odds x p_fair_close - 1
     assert s["clv_bets"] == 3
     assert s["clv_mean"] == pytest.approx(sum(clv) / 3, abs=1e-12)
-    # stake-weighted (stakes 1, 1, 2) mean of odds/closing - 1
+    # stake-weighted (stakes 1, 1, 2): no longer a copy of clv_mean
     assert s["expected_value"] == pytest.approx((clv[0] + clv[1] + 2 * clv[2]) / 4, abs=1e-12)
-    no_close = compute_stats(_bets().drop(columns=["closing_odds"]))
+    assert s["expected_value"] != pytest.approx(s["clv_mean"])
+    # prices vs the same source's close: 2.0 > 1.8 beat, 3.0 < 3.3 not, 2.0 = 2.0 not
+    assert s["clv_beat_share"] == pytest.approx(1 / 3, abs=1e-12)
+    no_close = compute_stats(_bets().drop(columns=["closing_odds", "p_fair_close"]))
     assert no_close["clv_bets"] == 0
     assert math.isnan(no_close["clv_mean"])
     assert math.isnan(no_close["expected_value"])
+    assert math.isnan(no_close["clv_beat_share"])
+    assert math.isnan(no_close["p_value"])
+
+
+def _handicap_bets() -> pd.DataFrame:
+    """Seven Asian handicap bets at odds 2.0, one of each outcome and two more wins/pushes."""
+    outcome = ["win", "half_win", "push", "half_loss", "loss", "push", "win"]
+    profit = {"win": 1.0, "half_win": 0.5, "push": 0.0, "half_loss": -0.5, "loss": -1.0}
+    return pd.DataFrame(
+        {
+            "odds": [2.0] * 7,
+            "stake": [1.0] * 7,
+            "outcome": outcome,
+            "won": [o in ("win", "half_win") for o in outcome],
+            "profit": [profit[o] for o in outcome],
+            "p_fair_close": [0.5] * 7,
+        }
+    )
+
+
+def test_handicap_outcomes_count_on_decided_stakes() -> None:
+    s = compute_stats(_handicap_bets())
+    counts = ("wins", "half_wins", "pushes", "half_losses", "losses")
+    assert tuple(s[k] for k in counts) == (2, 1, 2, 1, 1)
+    # decided units: won 1 + 0.5 + 1 = 2.5, lost 0.5 + 1 = 1.5
+    assert s["hit_rate"] == pytest.approx(2.5 / 4.0, abs=1e-12)
+    assert (s["hit_rate_ci_low"], s["hit_rate_ci_high"]) == wilson_interval(2.5, 4.0)
+    # decided bets in order: W W L L W (pushes skipped, neither extending nor breaking a run)
+    assert (s["longest_win_streak"], s["longest_losing_streak"]) == (2, 2)
+    assert s["profit"] == pytest.approx(1.0, abs=1e-12)
+    # the fair test sees the five decided bets, success = won share of the decided stake
+    z = (3 - 2.5) / math.sqrt(5 * 0.25)
+    assert s["z_score"] == pytest.approx(z, abs=1e-12)
+    with pytest.raises(ValueError, match="bogus"):
+        compute_stats(_handicap_bets().assign(outcome="bogus"))
 
 
 def test_zero_bets_gives_zero_counts_and_nan_ratios() -> None:

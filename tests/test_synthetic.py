@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from filterbets_nb.schema import MATCH_COLUMNS, ODDS_COLUMNS, PRICE_SOURCES, season_of
+from filterbets_nb.schema import (
+    MATCH_COLUMNS,
+    ODDS_COLUMNS,
+    PRICE_COLUMNS,
+    PRICE_SOURCES,
+    season_of,
+)
 from filterbets_nb.synthetic import DEFAULT_DEMO, generate_matches
 
 ONE_X_TWO = ("home", "draw", "away")
@@ -163,11 +169,14 @@ def test_prices_follow_results_and_closing_lines_are_sharper(big: pd.DataFrame) 
 
 
 def test_odds_floor_two_decimals_and_about_one_percent_missing(big: pd.DataFrame) -> None:
-    prices = big[list(ODDS_COLUMNS)].to_numpy()
+    prices = big[list(PRICE_COLUMNS)].to_numpy()
     priced = prices[~np.isnan(prices)]
     assert priced.min() >= 1.01
     assert np.allclose(priced, np.round(priced, 2), rtol=0, atol=1e-9)
     for source in PRICE_SOURCES:
+        if source.startswith("betfair_ex"):  # not simulated
+            assert big[f"{source}_home"].isna().all()
+            continue
         missing = big[f"{source}_home"].isna().mean()
         assert 0.004 < missing < 0.02, source
         # a book prices a whole market or none of it
@@ -226,3 +235,28 @@ def test_two_hundred_thousand_matches() -> None:
 def test_bad_arguments(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         generate_matches(**kwargs)  # type: ignore[arg-type]
+
+
+def test_asian_handicap_lines_and_prices(big: pd.DataFrame) -> None:
+    """Quarter lines near 50/50, sharper at the close, a margin and no edge on either side."""
+    line, close = big["ah_home_line"].to_numpy(), big["ah_home_line_close"].to_numpy()
+    assert np.all(line * 4 == np.round(line * 4)) and np.all(close * 4 == np.round(close * 4))
+    assert 0.05 < np.mean(line != close) < 0.5  # the line sometimes moves before kick-off
+    assert np.mean(line < 0) > 0.5  # home advantage: the home side usually gives goals
+    booksum = 1 / big["pinnacle_ah_home"] + 1 / big["pinnacle_ah_away"]
+    assert 1.01 < booksum.mean() < 1.04  # Pinnacle's ~2.5 % margin
+    gd = (big["fthg"] - big["ftag"]).to_numpy(dtype=float)
+    quarter = np.mod(line * 4, 2) == 1
+
+    def profit(margin: np.ndarray, side_line: np.ndarray, odds: np.ndarray) -> np.ndarray:
+        """Independent of the engine: each half of the stake on its own line."""
+        total = np.zeros(len(odds))
+        for half in (side_line - 0.25 * quarter, side_line + 0.25 * quarter):
+            r = margin + half
+            total += 0.5 * np.where(r > 0, odds - 1, np.where(r < 0, -1.0, 0.0))
+        return total
+
+    for side, margin, side_line in (("home", gd, line), ("away", -gd, -line)):
+        roi = np.nanmean(profit(margin, side_line, big[f"avg_ah_{side}"].to_numpy()))
+        assert -0.09 < roi < 0.0, side  # the average book's ~6 % margin, no edge
+    assert big[["betfair_ex_ah_home", "betfair_ex_close_ah_away"]].isna().all().all()

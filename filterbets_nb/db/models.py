@@ -193,3 +193,9 @@ class BacktestBet(Base):
     won: Mapped[bool]
     profit: Mapped[float] = mapped_column(Float)
     cum_profit: Mapped[float] = mapped_column(Float)
+    # Added by migration 0002: the backed side's handicap (AH bets only), the settlement outcome
+    # (win/half_win/push/half_loss/loss) and the fair closing probability with its CLV.
+    line: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    p_fair_close: Mapped[float | None] = mapped_column(Float, nullable=True)
+    clv: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -38,6 +38,8 @@ _BATCH = 5_000
 #: Rows of COPY output parsed at a time when loading matches from PostgreSQL without a page size.
 _COPY_ROWS = 50_000
 _KEY = ["league_id", "match_date", "home_team_id", "away_team_id"]
+#: Bet columns added by migration 0002 (Asian handicap settlement and the fair close).
+_BET_SETTLEMENT_COLUMNS = ("line", "outcome", "p_fair_close", "clv")
 _VALUE_COLUMNS = ["season", "kickoff", "fthg", "ftag", "hthg", "htag", *ODDS_COLUMNS, "odds_extra"]
 
 
@@ -585,6 +587,7 @@ async def replace_bets(session: AsyncSession, job_id: str, bets: pd.DataFrame) -
     await session.execute(delete(BacktestBet).where(BacktestBet.job_id == job_id))
     columns = ["match_id", "kickoff", "market", "odds", "closing_odds", "stake", "won", "profit"]
     columns.append("cum_profit")
+    columns += [c for c in _BET_SETTLEMENT_COLUMNS if c in bets.columns]
     rows = bets[columns].copy()
     rows.insert(0, "seq", np.arange(1, len(rows) + 1))
     rows.insert(0, "job_id", job_id)
@@ -609,6 +612,7 @@ async def load_bets(
     home, away = aliased(Team), aliased(Team)
     b = BacktestBet
     figures = [b.market, b.odds, b.closing_odds, b.stake, b.won, b.profit, b.cum_profit]
+    figures += [b.line, b.outcome, b.p_fair_close, b.clv]
     if with_matches:
         stmt = (
             select(
@@ -633,10 +637,11 @@ async def load_bets(
     stmt = stmt.where(b.job_id == job_id).order_by(b.seq)
     result = await (await session.connection()).execute(stmt)
     floats = ["odds", "closing_odds", "stake", "profit", "cum_profit"]
+    floats += ["line", "p_fair_close", "clv"]
     frame = _frame(result.all(), list(result.keys()), floats)
     frame["kickoff"] = pd.to_datetime(frame["kickoff"])
     frame["won"] = frame["won"].astype(bool)
-    for column in ("odds", "closing_odds", "stake", "profit", "cum_profit"):
+    for column in floats:
         frame[column] = frame[column].astype("float64")
     return frame.drop(columns="seq")
 
