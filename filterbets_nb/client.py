@@ -472,6 +472,7 @@ def load_results(job_id: str) -> BacktestRun:
 
 def jobs(limit: int = 100) -> pd.DataFrame:
     """Recent backtest jobs, newest first."""
+    ensure_schema()
     return run_shared(lambda s: store.list_jobs(s, limit))
 
 
