@@ -28,7 +28,8 @@ from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.filters import Filter
-from filterbets_nb.stats import equity_curve, from_jsonable, monthly_breakdown
+from filterbets_nb.results import ResultViews
+from filterbets_nb.stats import from_jsonable
 from filterbets_nb.status import (
     ENDED_STATES,
     JobCancelled,
@@ -310,8 +311,12 @@ def backtest(
     return run
 
 
-class BacktestRun:
-    """Handle on one submitted backtest: state, progress, waiting, and its results as frames."""
+class BacktestRun(ResultViews):
+    """Handle on one submitted backtest: state, progress, waiting, and its results as frames.
+
+    ``equity()``, ``monthly()`` and ``plot()`` are shared with the in-process
+    :class:`~filterbets_nb.engine.BacktestResult` (:mod:`filterbets_nb.results`).
+    """
 
     def __init__(self, job_id: str, task_ids: Sequence[str], label: str = "") -> None:
         self.job_id = job_id
@@ -434,19 +439,11 @@ class BacktestRun:
     def _ipython_display_(self) -> None:
         self.progress().display()
 
-    def monthly(self) -> pd.DataFrame:
-        """Bets, wins, staked, profit, ROI and hit rate per calendar month."""
-        return monthly_breakdown(self.bets())
+    def _bets_frame(self) -> pd.DataFrame:
+        return self.bets()
 
-    def equity(self) -> pd.DataFrame:
-        """Cumulative profit, running peak and drawdown after every bet."""
-        return equity_curve(self.bets())
-
-    def plot(self, ax: Any = None) -> Any:
-        """Matplotlib equity curve with the drawdowns shaded; returns the Axes."""
-        from filterbets_nb.plotting import plot_equity
-
-        return plot_equity(self.bets(), title=self.label or self.job_id, ax=ax)
+    def _plot_title(self) -> str:
+        return self.label or self.job_id
 
     def _repr_html_(self) -> str:
         job = self._job()  # one read serves the state and the summary
@@ -475,6 +472,7 @@ def load_results(job_id: str) -> BacktestRun:
 
 def jobs(limit: int = 100) -> pd.DataFrame:
     """Recent backtest jobs, newest first."""
+    ensure_schema()
     return run_shared(lambda s: store.list_jobs(s, limit))
 
 

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from filterbets_nb import prices, schema, stats
 from filterbets_nb.filters import Filter, FilterError, evaluate
+from filterbets_nb.results import ResultViews
 from filterbets_nb.schema import SETTLEMENT_COLUMNS
 
 __all__ = [
@@ -88,7 +89,7 @@ Progress = Callable[[int, int], object]  # the return value is ignored
 
 
 @dataclass
-class BacktestResult:
+class BacktestResult(ResultViews):
     """Outcome of :func:`run_backtest`.
 
     ``selected = len(bets) + skipped_no_odds + skipped_no_edge``; ``matches_considered`` counts the
@@ -105,11 +106,15 @@ class BacktestResult:
     unsettled: int
     summary: pd.Series
 
-    def equity_curve(self) -> pd.DataFrame:
-        return stats.equity_curve(self.bets)
+    def _bets_frame(self) -> pd.DataFrame:
+        return self.bets
 
-    def monthly(self) -> pd.DataFrame:
-        return stats.monthly_breakdown(self.bets)
+    def _plot_title(self) -> str:
+        return self.filter.describe()
+
+    def equity_curve(self) -> pd.DataFrame:
+        """The earlier name of :meth:`equity` (same frame)."""
+        return self.equity()
 
 
 def settle_handicap(

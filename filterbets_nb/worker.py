@@ -286,7 +286,9 @@ def ensure_shared_worker(settings: Settings | None = None) -> dict[str, Any]:
         env = settings_env(settings)
         env.pop("FILTERBETS_PARENT_PID", None)
         env["FILTERBETS_SHARED_IDLE"] = str(timeout)
-        hostname = f"fb-shared-{os.getpid()}@{os.uname().nodename}"
+        # One stable name per data dir: the broker folder is the data dir's own, and a new name per
+        # start would add a pidbox queue that every later broadcast writes a message to.
+        hostname = f"fb-shared@{os.uname().nodename}"
         cmd = worker_command(
             concurrency=settings.worker_concurrency, hostname=hostname, logfile=paths.log
         )

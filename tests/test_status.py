@@ -211,11 +211,12 @@ def test_submit_with_the_broker_down_marks_the_job_failed(
     import filterbets_nb as fb
     from filterbets_nb.client import SubmitError
 
+    before = len(fb.jobs())  # the session's database may hold other tests' jobs
     with pytest.raises(SubmitError, match="could not reach the broker") as caught:
         fb.backtest(FLT, leagues="SYN1")
     jobs = fb.jobs()
-    assert len(jobs) == 1
-    row = jobs.iloc[0]
+    assert len(jobs) == before + 1
+    row = jobs.iloc[0]  # newest first
     assert row["status"] == "FAILURE" and "could not reach the broker" in row["error"]
     assert str(caught.value).startswith("could not reach the broker redis://127.0.0.1:")
 
@@ -253,3 +254,20 @@ def test_importing_the_package_and_app_reads_and_creates_nothing(tmp_path: Path)
     )
     assert out == []  # `import filterbets_nb` is lazy
     assert not data_dir.exists()  # neither import read settings into directories
+
+
+def test_in_process_and_task_results_share_one_set_of_views() -> None:
+    import pandas as pd
+
+    from filterbets_nb.client import BacktestRun
+    from filterbets_nb.engine import BacktestResult, run_backtest
+    from filterbets_nb.filters import Filter
+    from filterbets_nb.stats import equity_curve
+    from filterbets_nb.synthetic import generate_matches
+
+    for name in ("equity", "monthly", "plot"):
+        assert getattr(BacktestResult, name) is getattr(BacktestRun, name), name
+    result = run_backtest(generate_matches(n_matches=300, seed=5), Filter.from_dict(FLT))
+    pd.testing.assert_frame_equal(result.equity(), equity_curve(result.bets))
+    pd.testing.assert_frame_equal(result.equity_curve(), result.equity())
+    assert int(result.monthly()["bets"].sum()) == len(result.bets)
