@@ -88,7 +88,7 @@ def synthetic_matches(n: int, seed: int = 7) -> pd.DataFrame:
     fair["btts_no"] = 1 - fair["btts_yes"]
     for source in schema.PRICE_SOURCES:
         margin = 1.03 if source.startswith(("pinnacle", "max")) else 1.06
-        for market in schema.ODDS_MARKETS:
+        for market in fair:  # the 1X2, over/under and BTTS markets (no Asian handicap here)
             noise = rng.normal(1.0, 0.02, n)
             odds = np.round(np.maximum(1.01, 1 / (fair[market] * margin) * noise), 2)
             odds[rng.random(n) < 0.05] = np.nan

@@ -316,16 +316,22 @@ def equity_curve(bets: pd.DataFrame) -> pd.DataFrame:
 def monthly_breakdown(bets: pd.DataFrame) -> pd.DataFrame:
     """One row per calendar month with bets (index ``month`` like ``"2019-08"``).
 
-    Columns: bets, wins, staked, profit, roi (profit / staked), hit_rate (wins / bets).
+    Columns: bets, wins (bets that returned a profit), staked, profit, roi (profit / staked),
+    hit_rate (units won / units decided, as in the summary; wins / bets for win/lose markets).
     """
     month = pd.to_datetime(bets["kickoff"]).dt.strftime("%Y-%m").rename("month")
+    won = bets["won"].to_numpy(dtype=bool)
+    outcome = _outcomes(bets, won) if len(bets) else np.zeros(0, dtype=object)
+    units = np.array([_OUTCOME_UNITS[str(o)] for o in outcome]).reshape(len(bets), 2)
     grouped = (
         pd.DataFrame(
             {
                 "bets": np.ones(len(bets), dtype=np.int64),
-                "wins": bets["won"].to_numpy(dtype=bool).astype(np.int64),
+                "wins": won.astype(np.int64),
                 "staked": bets["stake"].to_numpy(dtype=np.float64),
                 "profit": bets["profit"].to_numpy(dtype=np.float64),
+                "units_won": units[:, 0],
+                "units_decided": units.sum(axis=1),
             },
             index=pd.Index(month.to_numpy(dtype=object), name="month"),
         )
@@ -333,7 +339,7 @@ def monthly_breakdown(bets: pd.DataFrame) -> pd.DataFrame:
         .sum()
     )
     grouped["roi"] = grouped["profit"] / grouped["staked"]
-    grouped["hit_rate"] = grouped["wins"] / grouped["bets"]
+    grouped["hit_rate"] = grouped.pop("units_won") / grouped.pop("units_decided")
     return grouped
 
 

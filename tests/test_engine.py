@@ -209,6 +209,28 @@ def test_handicap_away_line_close_source_and_fair_method() -> None:
     assert not np.allclose(shin.bets["p_fair_close"], away.sort_index()["p_fair_close"].values)
 
 
+@pytest.mark.parametrize(
+    "flt",
+    [
+        Filter((), "ah_home"),
+        (F.ah_line <= 0).bet("ah_away", price="avg", fair_method="power"),
+        (F.home_odds > 1.5).bet("draw", price="pinnacle_close"),
+    ],
+)
+def test_market_columns_are_all_a_backtest_reads(flt: Filter) -> None:
+    """A frame cut down to schema.market_columns (plus the rules' columns) gives the same bets."""
+    frame = _handicap_matches()
+    frame["pinnacle_close_home"] = [2.0, 2.1, 2.2, 2.3]
+    frame["pinnacle_close_draw"] = [3.0, 3.2, 3.4, 3.6]
+    frame["pinnacle_close_away"] = [4.0, 3.6, 3.4, 3.0]
+    rule_columns = [flt.column_of(rule.field) for rule in flt.rules]
+    needed = [*schema.SETTLEMENT_COLUMNS, *schema.market_columns(flt.price, flt.market)]
+    slim = frame[list(dict.fromkeys(needed + rule_columns))]
+    full_bets = run_backtest(frame, flt).bets
+    pd.testing.assert_frame_equal(run_backtest(slim, flt).bets, full_bets)
+    assert len(full_bets) > 0 and full_bets["p_fair_close"].notna().any()
+
+
 def test_handicap_without_a_usable_line_is_not_bet() -> None:
     frame = _handicap_matches()
     frame["ah_home_line"] = [np.nan, 0.1, 0.5, -2.75]  # no line; not a quarter line

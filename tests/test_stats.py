@@ -178,6 +178,9 @@ def test_handicap_outcomes_count_on_decided_stakes() -> None:
     assert s["z_score"] == pytest.approx(z, abs=1e-12)
     with pytest.raises(ValueError, match="bogus"):
         compute_stats(_handicap_bets().assign(outcome="bogus"))
+    monthly = monthly_breakdown(_handicap_bets().assign(kickoff=pd.Timestamp("2019-08-10")))
+    assert monthly.loc["2019-08", "wins"] == 3  # bets that returned a profit
+    assert monthly.loc["2019-08", "hit_rate"] == pytest.approx(2.5 / 4.0, abs=1e-12)
 
 
 def test_zero_bets_gives_zero_counts_and_nan_ratios() -> None:
