@@ -108,8 +108,12 @@ def demo(
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="football-data.co.uk CSV files.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Reject a file for a stray price cell too.")
+    ] = False,
 ) -> None:
-    """Import football-data.co.uk CSV files (all or nothing; re-importing changes nothing)."""
+    """Import football-data.co.uk CSV files (bad results reject all; re-importing changes
+    nothing; a row with a stray price cell keeps its match, loses its prices, and is listed)."""
     from filterbets_nb.importer import CsvFormatError
     from filterbets_nb.loading import import_csv
 
@@ -117,10 +121,23 @@ def import_(
     if missing:
         raise _fail(f"no such file: {', '.join(missing)}")
     try:
-        report = import_csv(files)
-    except CsvFormatError as exc:
+        report = import_csv(files, strict=strict)
+    except (CsvFormatError, ValueError) as exc:
         raise _fail(f"{exc} (nothing was imported)") from exc
     typer.echo(f"imported {len(files)} file(s): {report}")
+    _echo_import_report(report)
+
+
+def _echo_import_report(report: Any) -> None:
+    """The per-file table, then every row whose prices were dropped (file, line, column)."""
+    typer.echo(report.table().to_string(index=False))
+    dropped = report.dropped_prices()
+    if not dropped.empty:
+        typer.echo(f"prices dropped from {len(dropped)} row(s), match kept:")
+        for row in dropped.itertuples(index=False):
+            typer.echo(
+                f"  {row.file} line {row.line}, column {row.column}: {row.value!r} is {row.reason}"
+            )
 
 
 @app.command("backtest")

@@ -183,3 +183,90 @@ def test_copy_loading_equals_row_loading(database: str) -> None:
         a = run_async(lambda s, lg=leagues: store.load_matches(s, lg, ["2099-00"], copy=False))
         b = run_async(lambda s, lg=leagues: store.load_matches(s, lg, ["2099-00"]))
         assert b.empty and list(b.columns) == list(a.columns)
+
+
+@needs_data
+def test_a_stray_price_cell_keeps_the_match_without_prices_and_reports_it(
+    database: str, tmp_path: Path
+) -> None:
+    lines = (SHARED_DATA / "E0_2015-16.csv").read_text(encoding="latin-1").splitlines()
+    header = lines[0].split(",")
+    cells = lines[3].split(",")
+    at = header.index("B365D")
+    cells[at:at] = ["Bet365"]  # a bookmaker's name where a price belongs, shifting the rest
+    lines[3] = ",".join(cells)
+    path = tmp_path / "E0_2015-16.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    report = import_csv(path)
+    table = report.table()
+    assert table[["league", "seasons", "added", "prices_dropped", "fixtures"]].values.tolist() == [
+        ["E0", "2015-16", 380, 1, 0]
+    ]
+    assert report.dropped_prices().values.tolist() == [
+        ["E0_2015-16.csv", 4, "B365D", "Bet365", "not a number"]
+    ]
+    home, away = cells[2], cells[3]
+    frame = run_async(lambda s: store.load_matches(s, ["E0"]))
+    kept = frame[(frame["home_team"] == home) & (frame["away_team"] == away)]
+    assert len(kept) == 1 and kept[["avg_home", "b365_home", "max_away"]].isna().all().all()
+    with pytest.raises(CsvFormatError, match="line 4, column B365D"):
+        import_csv(path, strict=True)
+
+
+def test_schema_limits_are_checked_on_every_database(database: str) -> None:
+    """A name the tables cannot hold is refused before writing, on SQLite as on PostgreSQL."""
+    frame = load_demo_frame()
+    frame.loc[frame.index[0], "home_team"] = "x" * 129
+    with pytest.raises(ValueError, match=r"home_team: 'x+' is longer than the 128"):
+        run_async(lambda s: store.upsert_matches(s, frame))
+    frame = load_demo_frame()
+    frame.loc[frame.index[1], "league"] = "E\x000"
+    with pytest.raises(ValueError, match=r"row 1, column league: .* NUL byte"):
+        run_async(lambda s: store.upsert_matches(s, frame))
+    assert _count(matches_table) == 0
+
+
+def load_demo_frame() -> pd.DataFrame:
+    from filterbets_nb.synthetic import generate_matches
+
+    return generate_matches(n_matches=20, seed=1).drop(columns="match_id")
+
+
+@pytest.mark.slow
+@needs_data
+def test_two_processes_importing_at_once_both_succeed(database: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items()}
+    code = (
+        "import json, sys; from filterbets_nb.loading import import_csv;"
+        "r = import_csv(sys.argv[1:]); print(json.dumps([r.added, r.unchanged]))"
+    )
+    files = [str(SHARED_DATA / "E0_2015-16.csv"), str(SHARED_DATA / "E0_2019-20.csv")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *files],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=240) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
+    results = sorted(json.loads(out) for out, _ in outputs)
+    assert results == [[0, 760], [760, 0]]  # one imported, the other waited and found it all
+    assert _count(matches_table) == 760

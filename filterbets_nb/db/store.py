@@ -20,6 +20,7 @@ from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from filterbets_nb.db.limits import first_violation
 from filterbets_nb.db.models import (
     ENDED_STATES,
     BacktestBet,
@@ -153,15 +154,42 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+#: Key of the PostgreSQL advisory lock that serialises imports (any constant both sides agree on).
+_IMPORT_LOCK_KEY = 0x66_62_6E_62  # "fbnb"
+
+
+async def lock_for_import(session: AsyncSession) -> None:
+    """Make this transaction the only import writing until it ends; others wait here.
+
+    Two processes importing the same file would both see a league, team or match as missing
+    and both insert it; the later commit then fails on the unique key.  Taking the lock before
+    reading makes the second import read what the first committed (and count it unchanged).
+    PostgreSQL: a transaction-level advisory lock.  SQLite: a write statement that changes
+    nothing still takes the database's write lock, held to the end of the transaction (other
+    writers wait out ``busy_timeout``).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_IMPORT_LOCK_KEY)))
+    else:
+        await session.execute(update(League).where(League.id < 0).values(name=League.name))
+
+
 async def upsert_matches(
     session: AsyncSession, frame: pd.DataFrame, source: str = ""
 ) -> UpsertCounts:
     """Insert new matches and update changed ones, keyed by (league, date, home, away).
 
-    Re-importing the same data changes nothing and counts every row as unchanged.
+    Re-importing the same data changes nothing and counts every row as unchanged.  Values the
+    tables cannot hold (:mod:`.limits`) raise ValueError before anything is written, on every
+    database alike.
     """
     if frame.empty:
         return UpsertCounts()
+    violation = first_violation(frame)
+    if violation is not None:
+        position, column, problem = violation
+        raise ValueError(f"match row {position}, column {column}: {problem}")
     league_ids = await _ids_for(session, frame["league"].astype(str))
     rows = frame.copy()
     rows["league_id"] = rows["league"].map(league_ids)
