@@ -25,6 +25,7 @@ from filterbets_nb.client import (
 )
 from filterbets_nb.config import Settings, get_settings
 from filterbets_nb.engine import run_backtest
+from filterbets_nb.fetch import fetch
 from filterbets_nb.filters import F, Filter, FilterError
 from filterbets_nb.loading import import_csv, load_demo
 
@@ -39,6 +40,7 @@ __all__ = [
     "backtest",
     "compare",
     "connect",
+    "fetch",
     "get_settings",
     "import_csv",
     "jobs",

@@ -140,6 +140,48 @@ def _echo_import_report(report: Any) -> None:
             )
 
 
+@app.command("fetch")
+def fetch_cmd(
+    leagues: Annotated[
+        list[str], typer.Argument(help="League codes: E0 SP1 ... or extra leagues: BRA USA ...")
+    ],
+    seasons: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seasons",
+            help="2015-16 2024-25 = every season between; 'all' = every season the site has;"
+            " default: the current season.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Reject a file for a stray price cell too.")
+    ] = False,
+) -> None:
+    """Download football-data.co.uk files (cached, revalidated) and import them."""
+    import re
+
+    from filterbets_nb.fetch import fetch
+
+    # `--seasons 2015-16 2024-25`: an option takes one value, so the second season arrives
+    # among the league arguments; a league code never looks like a season.
+    is_season = re.compile(r"^(\d{4}-\d{2}|all)$")
+    seasons = [*(seasons or []), *(a for a in leagues if is_season.match(a))]
+    leagues = [a for a in leagues if not is_season.match(a)]
+    try:
+        report = fetch(leagues, seasons or None, strict=strict)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(str(report))
+    typer.echo(report.table().drop(columns="error").to_string(index=False))
+    for f in report.files:
+        if f.error and f.status != "missing":
+            typer.echo(f"  {f.league} {f.season or ''}: {f.error}")
+    if report.imported is not None:
+        _echo_import_report(report.imported)
+    if any(f.status == "failed" or f.imported == "rejected" for f in report.files):
+        raise typer.Exit(1)
+
+
 @app.command("backtest")
 def backtest_cmd(
     filter_file: Annotated[
