@@ -174,8 +174,12 @@ class _Progress:
     """Push-style progress for the package's :class:`.notebook.ProgressBar` (widget in Jupyter,
     one text line elsewhere): files done / total and bytes downloaded."""
 
-    def __init__(self, total: int, show: bool) -> None:
+    def __init__(
+        self, total: int, show: bool, on_status: Callable[[dict[str, Any]], None] | None
+    ) -> None:
         self.status: dict[str, Any] = {}
+        self.on_status = on_status
+        self._step: tuple[str, int] | None = None
         self.set("download", 0, total, "connecting")
         self.bar: Any = None
         if show:
@@ -197,6 +201,9 @@ class _Progress:
                 "description": description,
             },
         }
+        if self.on_status is not None and (stage, done) != self._step:
+            self._step = (stage, done)  # once per file: a task publishes each as task meta
+            self.on_status(self.status)
 
     def end(self, error: str | None = None) -> None:
         self.status = {
@@ -204,6 +211,8 @@ class _Progress:
             "state": "FAILURE" if error else "SUCCESS",
             "error": error,
         }
+        if self.on_status is not None:
+            self.on_status(self.status)
         if self.bar is not None:
             self.bar.update(self.status)
             self.bar.close()
@@ -301,6 +310,7 @@ def fetch(
     retries: int = RETRIES,
     backoff: float = BACKOFF,
     import_files: bool = True,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
 ) -> FetchReport:
     """Download football-data.co.uk files (cached, revalidated) and import them.
 
@@ -310,6 +320,8 @@ def fetch(
     ``seasons`` as in :func:`expand_seasons` (default: the current season); extra-league codes
     (:data:`EXTRA_CODES`) ignore it, their one file holds every season.  ``strict`` is passed
     to the importer.  A file the importer rejects is reported and the others are imported.
+    ``progress`` shows the package's progress bar; ``on_status`` receives the same status dict
+    once per file and step (the daily refresh task publishes it as its task meta).
     """
     from filterbets_nb.loading import import_files as store_files
 
@@ -325,7 +337,7 @@ def fetch(
     for code in dict.fromkeys(codes):
         wanted += [(code, None)] if code in EXTRA_CODES else [(code, s) for s in labels]
     cache = settings.data_dir / "football-data"
-    bar = _Progress(len(wanted), progress)
+    bar = _Progress(len(wanted), progress, on_status)
     files: list[FetchedFile] = []
     offline_reason = ""
     downloaded = 0

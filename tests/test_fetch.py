@@ -11,7 +11,7 @@ import pytest
 
 from filterbets_nb.config import get_settings
 from filterbets_nb.fetch import expand_seasons, fetch, file_url
-from tests.conftest import SHARED_DATA, cli, embedded_env
+from tests.conftest import SHARED_DATA, Worker, cli, embedded_env, run_py
 from tests.football_data_site import SiteServer, build_site
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared data absent")
@@ -157,3 +157,36 @@ def test_cli_fetch_prints_the_report(site: SiteServer, tmp_path: Path) -> None:
     assert "E0_2019-20.csv     E0 2019-20    380" in done.stdout
     assert "BRA_all.csv line 3, column PSCA: 'Pinnacle' is not a number" in done.stdout
     assert "fetch: import [#" in done.stderr and "waiting" not in done.stderr  # progress
+
+
+@pytest.mark.slow
+def test_daily_refresh_fetches_followed_leagues_then_refreshes_the_rest(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    env = embedded_env(tmp_path / "refresh")
+    env.update(FILTERBETS_FOOTBALL_DATA_URL=site.url, FILTERBETS_FOLLOW_LEAGUES="BRA,E0")
+    done = cli(env, "import", str(SHARED_DATA / "E0_2019-20.csv"))
+    assert done.returncode == 0, done.stderr
+    code = """
+import json
+from celery.result import GroupResult
+from filterbets_nb.tasks.celery_app import celery_app
+from filterbets_nb.tasks.stats_tasks import refresh_all_team_stats_task
+out = refresh_all_team_stats_task.delay().get(timeout=180)
+group = GroupResult.restore(out["group_id"], app=celery_app)
+refreshed = sorted(r["league"] for r in group.get(timeout=180)) if group else []
+print(json.dumps({**out, "refreshed": refreshed}))
+"""
+    worker = Worker(env, tmp_path / "worker.log", concurrency=1)
+    try:
+        first = run_py(env, code)
+        assert first["followed"] == ["BRA", "E0"]
+        assert first["changes"] == {"BRA": {"added": 2, "updated": 0}}
+        assert "404" in first["fetch_problems"]  # the current E0 season is not on the mirror
+        assert first["refreshed"] == ["E0"]  # BRA's features came with its import
+        site.stop()  # offline: the fetch fails softly, every league is still refreshed
+        second = run_py(env, code)
+        assert "cannot reach" in second["fetch_problems"] and second["changes"] == {}
+        assert second["refreshed"] == ["BRA", "E0"]
+    finally:
+        worker.stop()

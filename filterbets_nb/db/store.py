@@ -460,6 +460,18 @@ async def league_codes(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(League.code).order_by(League.code))).scalars())
 
 
+async def leagues_with_seasons(session: AsyncSession, seasons: Sequence[str]) -> list[str]:
+    """Codes of the leagues holding a match of any of ``seasons`` (what the refresh follows)."""
+    stmt = (
+        select(League.code)
+        .join(matches_table, matches_table.c.league_id == League.id)
+        .where(matches_table.c.season.in_(list(seasons)))
+        .distinct()
+        .order_by(League.code)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def matches_missing_features(
     session: AsyncSession, leagues: Sequence[str] | None
 ) -> list[str]:
