@@ -234,15 +234,25 @@ def load_demo_frame() -> pd.DataFrame:
 
 @pytest.mark.slow
 @needs_data
-def test_two_processes_importing_at_once_both_succeed(database: str) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_processes_importing_at_once_on_a_fresh_database_both_succeed(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Both run the migrations and the import at once: one waits for the other, and the data
+    is that of one import (leagues, teams, matches, alembic_version all created once)."""
     import json
-    import os
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from filterbets_nb import testing
+    from tests.conftest import PG_ADMIN_URL, ROOT, embedded_env
 
-    env = {k: v for k, v in os.environ.items()}
+    env = embedded_env(tmp_path / "data")
+    name = None
+    if kind == "postgresql":
+        request.getfixturevalue("pg_url")  # skips or fails the test the standard way
+        name = testing.create_database(PG_ADMIN_URL, "fbrace_")
+        env["FILTERBETS_DATABASE_URL"] = testing.database_url(PG_ADMIN_URL, name)
     code = (
         "import json, sys; from filterbets_nb.loading import import_csv;"
         "r = import_csv(sys.argv[1:]); print(json.dumps([r.added, r.unchanged]))"
@@ -261,12 +271,23 @@ def test_two_processes_importing_at_once_both_succeed(database: str) -> None:
     ]
     try:
         outputs = [p.communicate(timeout=240) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
+        assert sorted(json.loads(out) for out, _ in outputs) == [[0, 760], [760, 0]]
+        count = (
+            "import json; from sqlalchemy import func, select;"
+            "from filterbets_nb.db.session import run_async;"
+            "from filterbets_nb.db.models import matches_table, Team;"
+            "q = lambda t: run_async(lambda s: s.scalar(select(func.count()).select_from(t)));"
+            "print(json.dumps([q(matches_table), q(Team.__table__)]))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", count], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert json.loads(done.stdout) == [760, 24], done.stderr
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait(10)
-    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
-    results = sorted(json.loads(out) for out, _ in outputs)
-    assert results == [[0, 760], [760, 0]]  # one imported, the other waited and found it all
-    assert _count(matches_table) == 760
+        if name:
+            testing.drop_database(PG_ADMIN_URL, name)
