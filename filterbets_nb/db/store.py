@@ -59,7 +59,20 @@ class UpsertCounts:
 
 
 def _column_values(column: pd.Series) -> list[Any]:
-    """One column as plain Python values, NaN/NaT as None (what DB drivers accept)."""
+    """One column as plain Python values, NaN/NaT as None (what DB drivers accept).
+
+    Typed columns convert in bulk (``tolist`` of a numpy array yields Python scalars); only
+    object columns need a look at each value.  This runs for every cell of an import.
+    """
+    kind = column.dtype.kind
+    if kind in "iub":
+        return column.to_numpy().tolist()
+    if kind == "f":
+        values = column.to_numpy().tolist()
+        return [None if v != v else v for v in values]  # v != v: NaN
+    if kind == "M" and column.dt.tz is None:
+        # datetime64[us] -> datetime.datetime through tolist (NaT -> None).
+        return column.to_numpy().astype("datetime64[us]").tolist()
     values = column.astype(object).where(column.notna(), None).tolist()
     for i, value in enumerate(values):
         if isinstance(value, np.generic):
