@@ -308,7 +308,8 @@ class ImportedFile:
         encoding: ``"utf-8"`` or ``"latin-1"``, whichever decoded the bytes.
         rows_read: data records after the header, blank ones included.
         rows_skipped_blank: blank lines and rows whose cells are all empty.
-        rows_skipped_unplayed: rows with both full-time goals blank (fixtures not yet played).
+        rows_skipped_unplayed: rows with both full-time goals blank (fixtures not yet played,
+            in :attr:`fixtures`, not in :attr:`frame`).
         columns_mapped: file columns that fed a canonical odds column.
         columns_extra_odds: file columns that went into ``extra_odds``.
         columns_unmapped: file columns that land nowhere (match statistics, referee, result
@@ -317,6 +318,8 @@ class ImportedFile:
             from the individual bookmakers because the file carries no aggregate for them.
         dropped_prices: one entry per kept match whose prices were all dropped because one of
             its betting cells was not a price (file line, column, value, reason).
+        fixtures: the rows without a result (matches not played yet), in the frame's columns
+            with ``fthg``/``ftag`` NaN (float): stored for a fixture scanner, never bet on.
     """
 
     frame: pd.DataFrame
@@ -331,6 +334,7 @@ class ImportedFile:
     columns_unmapped: tuple[str, ...] = field(default=())
     derived_sources: tuple[str, ...] = field(default=())
     dropped_prices: tuple[DroppedPrices, ...] = field(default=())
+    fixtures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FRAME_COLUMNS))
 
     @property
     def seasons(self) -> tuple[str, ...]:
@@ -653,49 +657,48 @@ class _Parser:
         self._raise_first_problem()
         self._check_duplicates(league, kickoff, home, away)
 
-        n = int(played.sum())
-        dropped = self._drop_bad_prices(values, played)
-        values = values[played]
+        dropped = self._drop_bad_prices(values)
         vindex = {name: i for i, name in enumerate(self.betting)}
         odds: dict[str, npt.NDArray[np.float64]] = {}
         mapped: list[str] = []
         for column in ODDS_COLUMNS:
             source_col = next((c for c in _CANDIDATES.get(column, ()) if c in vindex), None)
             if source_col is None:
-                odds[column] = np.full(n, np.nan)
+                odds[column] = np.full(self.n, np.nan)
             else:
                 odds[column] = _as_price(values[:, vindex[source_col]])
                 mapped.append(source_col)
         derived = _derive_aggregates(odds, values, vindex)
         extra_names = [c for c in self.betting if c not in mapped]
         extra = values[:, [vindex[c] for c in extra_names]]
-        seasons = (
-            season_column[played].tolist()
-            if season_column is not None
-            else _seasons(kickoff[played], layout)
-        )
-
-        frame = pd.DataFrame(
+        seasons = season_column.tolist() if season_column is not None else _seasons(kickoff, layout)
+        # Every row, goals as floats (NaN for fixtures); split into played and fixtures below.
+        rows = pd.DataFrame(
             {
-                "league": pd.array(league[played], dtype="str"),
+                "league": pd.array(league, dtype="str"),
                 "season": pd.array(seasons, dtype="str"),
-                "kickoff": kickoff[played],
-                "home_team": pd.array(home[played], dtype="str"),
-                "away_team": pd.array(away[played], dtype="str"),
-                "fthg": fthg[played],
-                "ftag": ftag[played],
-                "hthg": hthg[played],
-                "htag": htag[played],
+                "kickoff": kickoff,
+                "home_team": pd.array(home, dtype="str"),
+                "away_team": pd.array(away, dtype="str"),
+                "fthg": np.where(played, fthg, np.nan),
+                "ftag": np.where(played, ftag, np.nan),
+                "hthg": hthg,
+                "htag": htag,
                 **odds,
                 "extra_odds": pd.Series(_row_dicts(extra_names, extra), dtype=object),
             },
             columns=list(FRAME_COLUMNS),
         )
-        violation = first_violation(frame)
+        violation = first_violation(rows)
         if violation is not None:
             row, column, problem = violation
-            line = int(self.lines[played][row])
-            raise CsvFormatError(self.name, line, self._file_column(column), problem)
+            raise CsvFormatError(
+                self.name, int(self.lines[row]), self._file_column(column), problem
+            )
+        frame = rows.loc[played].reset_index(drop=True)
+        frame["fthg"] = frame["fthg"].astype(np.int64)
+        frame["ftag"] = frame["ftag"].astype(np.int64)
+        fixtures = rows.loc[~played].reset_index(drop=True)
         unmapped = [c for c in self.position if c not in self.used and c not in vindex]
         return ImportedFile(
             frame=frame,
@@ -710,6 +713,7 @@ class _Parser:
             columns_unmapped=(*unmapped, *self.ignored),
             derived_sources=derived,
             dropped_prices=dropped,
+            fixtures=fixtures,
         )
 
     def _file_column(self, frame_column: str) -> str:
@@ -737,9 +741,7 @@ class _Parser:
             if row is not None:
                 self._problem(row, pos, f"#{pos + 1} (no header)", "value in a column with no name")
 
-    def _drop_bad_prices(
-        self, values: npt.NDArray[np.float64], played: npt.NDArray[np.bool_]
-    ) -> tuple[DroppedPrices, ...]:
+    def _drop_bad_prices(self, values: npt.NDArray[np.float64]) -> tuple[DroppedPrices, ...]:
         """Blank every betting value of the rows with a bad price cell; what was dropped."""
         if not self.bad_prices:
             return ()
@@ -748,7 +750,6 @@ class _Parser:
         return tuple(
             DroppedPrices(int(self.lines[row]), column, value, reason)
             for row in rows
-            if played[row]
             for _, column, value, reason in [self.bad_prices[row]]
         )
 

@@ -66,8 +66,9 @@ class LoadReport:
         )
 
     def table(self) -> pd.DataFrame:
-        """One row per file: league, seasons, rows added/updated/unchanged, rows whose prices
-        were dropped, and fixtures (rows without a result, not stored)."""
+        """One row per file: league, seasons, rows added/updated/unchanged (fixtures included),
+        rows whose prices were dropped, and fixtures (rows without a result: stored, never
+        bet on, never in the features)."""
         rows = [
             (
                 f.file,
@@ -113,9 +114,18 @@ async def _store(
 def import_files(parsed: Sequence[ImportedFile]) -> LoadReport:
     """Store already parsed files in one transaction and recompute their leagues' features."""
     ensure_schema()
-    report, per_file = run_async(
-        lambda s: _store(s, [(p.frame, os.path.basename(str(p.path))) for p in parsed])
+    # Played matches and fixtures are upserted apart: their goal columns differ in type.
+    report, per_frame = run_async(
+        lambda s: _store(
+            s,
+            [
+                (frame, os.path.basename(str(p.path)))
+                for p in parsed
+                for frame in (p.frame, p.fixtures)
+            ],
+        )
     )
+    per_file = [per_frame[2 * i] + per_frame[2 * i + 1] for i in range(len(parsed))]
     files = [
         FileReport(
             file=os.path.basename(str(p.path)),

@@ -213,6 +213,27 @@ def test_a_stray_price_cell_keeps_the_match_without_prices_and_reports_it(
         import_csv(path, strict=True)
 
 
+def test_fixtures_are_stored_but_never_played_until_their_result_arrives(
+    database: str, tmp_path: Path
+) -> None:
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A"
+    rows = ["E1,01/09/2024,A,B,1,0,H,2,3,4", "E1,08/09/2024,B,A,,,,2.5,3.1,2.9"]
+    path = tmp_path / "E1_2024-25.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    report = import_csv(path)
+    assert report.table()[["added", "fixtures"]].values.tolist() == [[2, 1]]
+    assert _count(matches_table) == 2
+    frame = run_async(lambda s: store.load_matches(s, ["E1"]))
+    assert frame[["home_team", "fthg"]].values.tolist() == [["A", 1]]  # the fixture is not
+    assert run_async(lambda s: store.matches_missing_features(s, ["E1"])) == []
+    rows[1] = "E1,08/09/2024,B,A,2,2,D,2.5,3.1,2.9"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    report = import_csv(path)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    frame = run_async(lambda s: store.load_matches(s, ["E1"]))
+    assert frame["fthg"].tolist() == [1, 2] and frame["home_played"].notna().all()
+
+
 def test_schema_limits_are_checked_on_every_database(database: str) -> None:
     """A name the tables cannot hold is refused before writing, on SQLite as on PostgreSQL."""
     frame = load_demo_frame()

@@ -294,6 +294,7 @@ def _matches_select(
     )
     if features:
         stmt = stmt.outerjoin(f, f.c.match_id == t.c.id)
+    stmt = stmt.where(t.c.fthg.is_not(None))  # fixtures (no result yet) are never played
     if leagues:
         stmt = stmt.where(League.code.in_(list(leagues)))
     if seasons:
@@ -494,7 +495,7 @@ async def matches_missing_features(
         select(League.code)
         .join(t, t.c.league_id == League.id)
         .outerjoin(f, f.c.match_id == t.c.id)
-        .where(f.c.match_id.is_(None))
+        .where(f.c.match_id.is_(None), t.c.fthg.is_not(None))  # fixtures have no features
         .distinct()
     )
     if leagues:
