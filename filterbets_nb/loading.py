@@ -101,12 +101,20 @@ async def _store(
     counts = store.UpsertCounts()
     per_frame: list[store.UpsertCounts] = []
     leagues: set[str] = set()
+    changed: set[str] = set()
     for frame, source in frames:
         done = await store.upsert_matches(session, frame, source)
         per_frame.append(done)
         counts += done
-        leagues.update(frame["league"].astype(str).unique())
-    for league in sorted(leagues):
+        codes = set(frame["league"].astype(str).unique())
+        leagues |= codes
+        if done.added or done.updated:
+            changed |= codes
+    # Features depend only on the stored matches: a league whose rows all came back unchanged
+    # keeps them (unless some are missing), which makes a re-import cheap.
+    if leagues:
+        changed |= set(await store.matches_missing_features(session, sorted(leagues)))
+    for league in sorted(changed):
         await refresh_league(session, league)
     return LoadReport(counts.added, counts.updated, counts.unchanged, sorted(leagues)), per_frame
 
