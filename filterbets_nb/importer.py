@@ -980,30 +980,31 @@ class _Parser:
         is not a number, which ``to_numeric(errors="coerce")`` finds.  Such a cell, or a number
         beyond :data:`MAX_PRICE`, marks its row in :attr:`bad_prices` (strict: a problem).
         """
-        values = np.empty((self.n, len(self.betting)))
-        for j, name in enumerate(self.betting):
-            pos = self.position[name]
+        positions = [self.position[name] for name in self.betting]
+        values = np.full((self.n, len(self.betting)), np.nan)
+        numeric = [
+            j for j, pos in enumerate(positions) if pd.api.types.is_numeric_dtype(self.cells[pos])
+        ]
+        if numeric:  # one conversion for every clean column: per-column Series cost adds up
+            block = self.cells[[positions[j] for j in numeric]]
+            values[:, numeric] = block.to_numpy(dtype=float, na_value=np.nan)
+        for j, (name, pos) in enumerate(zip(self.betting, positions, strict=True)):
+            if j in numeric:
+                continue
             column = self.cells[pos]
-            if pd.api.types.is_numeric_dtype(column.dtype):
-                numbers = column.to_numpy(dtype=float, na_value=np.nan)
-                text: pd.Series | None = None
-                not_number = np.zeros(self.n, dtype=bool)
-            else:
-                text = column.astype(str).str.strip()
-                converted = pd.to_numeric(text.where(text != "nan"), errors="coerce")
-                numbers = converted.to_numpy(dtype=float, na_value=np.nan)
-                not_number = np.isnan(numbers) & column.notna().to_numpy()
-                not_number &= (text != "").to_numpy()
-            with np.errstate(invalid="ignore"):
-                too_big = ~np.isfinite(numbers) & ~np.isnan(numbers)
-                too_big |= np.abs(numbers) > MAX_PRICE
-            for row in np.flatnonzero(not_number | too_big).tolist():
-                shown = str(text[row]) if text is not None else repr(float(numbers[row]))
-                reason = (
-                    "not a number" if not_number[row] else f"beyond {MAX_PRICE:.0f}, not a price"
-                )
-                self._bad_price(row, pos, name, shown[:60], reason)
-            values[:, j] = numbers
+            text = column.astype(str).str.strip()
+            converted = pd.to_numeric(text.where(text != "nan"), errors="coerce")
+            values[:, j] = converted.to_numpy(dtype=float, na_value=np.nan)
+            not_number = np.isnan(values[:, j]) & column.notna().to_numpy()
+            not_number &= (text != "").to_numpy()
+            for row in np.flatnonzero(not_number).tolist():
+                self._bad_price(row, pos, name, str(text[row])[:60], "not a number")
+        with np.errstate(invalid="ignore"):
+            too_big = np.isinf(values) | (np.abs(values) > MAX_PRICE)
+        for row, j in zip(*np.nonzero(too_big), strict=True):
+            shown = repr(float(values[row, j]))
+            reason = f"beyond {MAX_PRICE:.0f}, not a price"
+            self._bad_price(int(row), positions[j], self.betting[j], shown, reason)
         return values
 
     def _bad_price(self, row: int, pos: int, column: str, value: str, reason: str) -> None:
