@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from filterbets_nb.config import Settings, get_settings
     from filterbets_nb.engine import run_backtest
+    from filterbets_nb.fetch import fetch
     from filterbets_nb.filters import F, Filter, FilterError
     from filterbets_nb.loading import import_csv, load_demo
 
@@ -57,6 +58,7 @@ _WHERE = {
     "Settings": "config",
     "get_settings": "config",
     "run_backtest": "engine",
+    "fetch": "fetch",
     "F": "filters",
     "Filter": "filters",
     "FilterError": "filters",
@@ -75,6 +77,7 @@ __all__ = [
     "backtest",
     "compare",
     "connect",
+    "fetch",
     "get_settings",
     "import_csv",
     "jobs",

@@ -153,8 +153,12 @@ def demo(
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="football-data.co.uk CSV files.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Reject a file for a stray price cell too.")
+    ] = False,
 ) -> None:
-    """Import football-data.co.uk CSV files (all or nothing; re-importing changes nothing)."""
+    """Import football-data.co.uk CSV files (bad results reject all; re-importing changes
+    nothing; a row with a stray price cell keeps its match, loses its prices, and is listed)."""
     from filterbets_nb.importer import CsvFormatError
     from filterbets_nb.loading import import_csv
 
@@ -162,10 +166,65 @@ def import_(
     if missing:
         raise _fail(f"no such file: {', '.join(missing)}")
     try:
-        report = import_csv(files)
-    except CsvFormatError as exc:
+        report = import_csv(files, strict=strict)
+    except (CsvFormatError, ValueError) as exc:
         raise _fail(f"{exc} (nothing was imported)") from exc
     typer.echo(f"imported {len(files)} file(s): {report}")
+    _echo_import_report(report)
+
+
+def _echo_import_report(report: Any) -> None:
+    """The per-file table, then every row whose prices were dropped (file, line, column)."""
+    typer.echo(report.table().to_string(index=False))
+    dropped = report.dropped_prices()
+    if not dropped.empty:
+        typer.echo(f"prices dropped from {len(dropped)} row(s), match kept:")
+        for row in dropped.itertuples(index=False):
+            typer.echo(
+                f"  {row.file} line {row.line}, column {row.column}: {row.value!r} is {row.reason}"
+            )
+
+
+@app.command("fetch")
+def fetch_cmd(
+    leagues: Annotated[
+        list[str], typer.Argument(help="League codes: E0 SP1 ... or extra leagues: BRA USA ...")
+    ],
+    seasons: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seasons",
+            help="2015-16 2024-25 = every season between; 'all' = every season the site has;"
+            " default: the current season.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Reject a file for a stray price cell too.")
+    ] = False,
+) -> None:
+    """Download football-data.co.uk files (cached, revalidated) and import them."""
+    import re
+
+    from filterbets_nb.fetch import fetch
+
+    # `--seasons 2015-16 2024-25`: an option takes one value, so the second season arrives
+    # among the league arguments; a league code never looks like a season.
+    is_season = re.compile(r"^(\d{4}-\d{2}|all)$")
+    seasons = [*(seasons or []), *(a for a in leagues if is_season.match(a))]
+    leagues = [a for a in leagues if not is_season.match(a)]
+    try:
+        report = fetch(leagues, seasons or None, strict=strict)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(str(report))
+    typer.echo(report.table().drop(columns="error").to_string(index=False))
+    for f in report.files:
+        if f.error and f.status != "missing":
+            typer.echo(f"  {f.league} {f.season or ''}: {f.error}")
+    if report.imported is not None:
+        _echo_import_report(report.imported)
+    if any(f.status == "failed" or f.imported == "rejected" for f in report.files):
+        raise typer.Exit(1)
 
 
 @app.command("backtest")

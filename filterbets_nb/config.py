@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     #: must exceed the longest task (the hard time limit is 3600 s), or running tasks would be
     #: delivered twice; a worker killed outright has its task redelivered after this long.
     visibility_timeout: int = 7200
+    #: Root of football-data.co.uk, or of a mirror laid out like it, for ``fb.fetch``.
+    football_data_url: str = "https://www.football-data.co.uk/"
+    #: League codes (comma separated) whose current season the daily refresh fetches; empty
+    #: means every stored league that has a match in the current season.
+    follow_leagues: str = ""
 
     @field_validator("data_dir", mode="after")
     @classmethod

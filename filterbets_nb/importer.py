@@ -12,14 +12,19 @@ The module is pure (no database, no network).  Parsing is vectorised: the file i
 string cells once, and every check is a whole-column numpy/pandas operation that also finds the
 *first* offending row, so an error message can point at the exact line and column.
 
-Errors are all-or-nothing: a malformed file raises :class:`CsvFormatError` and yields no rows.
-Importing half a file would leave silent holes in a backtest, which is worse than a loud failure
-that names the line to fix.
+Identity and result errors are all-or-nothing: a file whose dates, teams or goals are malformed
+or contradict each other raises :class:`CsvFormatError` and yields no rows.  Importing half a file
+would leave silent holes in a backtest, which is worse than a loud failure that names the line to
+fix.  A *price* cell that is not a number (real files carry stray text such as a bookmaker's name,
+which also shifts the cells after it) costs only its row's prices: the match is kept, none of that
+row's prices are (they cannot be trusted), and the row is reported in
+:attr:`ImportedFile.dropped_prices`.  ``strict=True`` rejects the file for that too.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import re
@@ -32,13 +37,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .db.limits import first_violation
 from .schema import LINE_COLUMNS, MATCH_COLUMNS, ODDS_COLUMNS, season_of
 
 __all__ = [
     "BOOKMAKER_PREFIXES",
     "EXTRA_LEAGUE_CODES",
     "FRAME_COLUMNS",
+    "MAX_CELLS",
+    "MAX_PRICE",
     "CsvFormatError",
+    "DroppedPrices",
     "ImportedFile",
     "parse_football_data",
     "read_football_data",
@@ -159,8 +168,41 @@ _FTHG: Final = ("FTHG", "HG")
 _FTAG: Final = ("FTAG", "AG")
 # Columns the importer may read; a duplicate of one of them in the header is ambiguous.
 _READ_COLUMNS: Final[frozenset[str]] = frozenset(
-    {"Div", "Country", "Date", "Time", "HTHG", "HTAG", *_HOME_TEAM, *_AWAY_TEAM, *_FTHG, *_FTAG}
+    {
+        "Div",
+        "Country",
+        "League",
+        "Season",
+        "Date",
+        "Time",
+        "HTHG",
+        "HTAG",
+        "FTR",
+        "Res",
+        *_HOME_TEAM,
+        *_AWAY_TEAM,
+        *_FTHG,
+        *_FTAG,
+    }
 )
+
+#: Header spellings seen in real files for a column of another name (the site's own typos, such
+#: as a closing Pinnacle column spelt with the letters swapped), mapped to the proper name.
+_COLUMN_ALIASES: Final[dict[str, str]] = {
+    "PCSH": "PSCH",
+    "PCSD": "PSCD",
+    "PCSA": "PSCA",
+    "PSHC": "PSCH",
+    "PSDC": "PSCD",
+    "PSAC": "PSCA",
+}
+
+#: A betting cell above this (or below its negative) is not a price, nor any other number the
+#: files carry (bookmaker counts, handicap lines): 1e300 in a price column is a typo or garbage.
+MAX_PRICE: Final = 1000.0
+#: The most cells a line may have.  The widest real layout has about 130 columns; a line of a
+#: million commas would otherwise make a million-column frame before any check could run.
+MAX_CELLS: Final = 1000
 
 # How each canonical price source is spelt in the files: (1X2 prefixes, over/under and Asian
 # handicap prefixes), in order of preference.  A source of the schema missing here stays NaN.
@@ -211,7 +253,10 @@ _CANDIDATES: Final[dict[str, tuple[str, ...]]] = _candidate_columns()
 _BOOK_1X2_RE: Final = re.compile(
     "^(?:" + "|".join(re.escape(p) for p in BOOKMAKER_PREFIXES) + ")([HDA])$"
 )
-_DATE_RE: Final = r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$"
+# Day first with the same separator twice (``/``, ``-`` or ``.``); or ISO ``yyyy-mm-dd``.
+_DATE_RE: Final = r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})$"
+_ISO_DATE_RE: Final = r"^(\d{4})-(\d{1,2})-(\d{1,2})$"
+_SEASON_RE: Final = r"^(\d{4})(?:\s*[/\-]\s*(\d{4}|\d{2}))?$"
 _TIME_RE: Final = r"^(\d{1,2}):(\d{2})$"
 
 
@@ -249,6 +294,16 @@ class CsvFormatError(ValueError):
 
 
 @dataclass(frozen=True)
+class DroppedPrices:
+    """A kept match whose prices were all dropped: where, and the first cell that was wrong."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ImportedFile:
     """One parsed file: the canonical frame and what happened on the way.
 
@@ -261,13 +316,18 @@ class ImportedFile:
         encoding: ``"utf-8"`` or ``"latin-1"``, whichever decoded the bytes.
         rows_read: data records after the header, blank ones included.
         rows_skipped_blank: blank lines and rows whose cells are all empty.
-        rows_skipped_unplayed: rows with both full-time goals blank (fixtures not yet played).
+        rows_skipped_unplayed: rows with both full-time goals blank (fixtures not yet played,
+            in :attr:`fixtures`, not in :attr:`frame`).
         columns_mapped: file columns that fed a canonical odds column.
         columns_extra_odds: file columns that went into ``extra_odds``.
         columns_unmapped: file columns that land nowhere (match statistics, referee, result
             letters, text league/season labels of the extra layout, duplicated statistics).
         derived_sources: canonical sources (``"avg"``, ``"max"``) whose 1X2 prices were derived
             from the individual bookmakers because the file carries no aggregate for them.
+        dropped_prices: one entry per kept match whose prices were all dropped because one of
+            its betting cells was not a price (file line, column, value, reason).
+        fixtures: the rows without a result (matches not played yet), in the frame's columns
+            with ``fthg``/``ftag`` NaN (float): stored for a fixture scanner, never bet on.
     """
 
     frame: pd.DataFrame
@@ -281,6 +341,13 @@ class ImportedFile:
     columns_extra_odds: tuple[str, ...] = field(default=())
     columns_unmapped: tuple[str, ...] = field(default=())
     derived_sources: tuple[str, ...] = field(default=())
+    dropped_prices: tuple[DroppedPrices, ...] = field(default=())
+    fixtures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FRAME_COLUMNS))
+
+    @property
+    def seasons(self) -> tuple[str, ...]:
+        """The seasons the file's matches belong to, in order."""
+        return tuple(sorted(set(self.frame["season"].astype(str))))
 
     @property
     def rows_skipped(self) -> int:
@@ -293,13 +360,15 @@ class ImportedFile:
         return bool(self.derived_sources)
 
 
-def read_football_data(path: str | os.PathLike[str]) -> ImportedFile:
+def read_football_data(path: str | os.PathLike[str], *, strict: bool = False) -> ImportedFile:
     """Read one football-data.co.uk CSV file of any era; see :func:`parse_football_data`."""
     raw = Path(path).read_bytes()
-    return parse_football_data(raw, os.fspath(path))
+    return parse_football_data(raw, os.fspath(path), strict=strict)
 
 
-def parse_football_data(data: str | bytes, name: str = "<string>") -> ImportedFile:
+def parse_football_data(
+    data: str | bytes, name: str = "<string>", *, strict: bool = False
+) -> ImportedFile:
     """Parse the text (or raw bytes) of a football-data.co.uk CSV file.
 
     ``name`` is used in error messages and as :attr:`ImportedFile.path`; tests feed strings.
@@ -309,12 +378,18 @@ def parse_football_data(data: str | bytes, name: str = "<string>") -> ImportedFi
     trailing empty columns (trailing commas) are ignored; blank rows are counted.
 
     Identity: league is ``Div`` (or, in the extra-leagues layout, the code of ``Country`` from
-    :data:`EXTRA_LEAGUE_CODES`); dates are ``dd/mm/yy`` or ``dd/mm/yyyy`` (mixed in one file is
-    fine; ``00``-``89`` mean 20xx, ``90``-``99`` 19xx); an optional ``Time`` (``HH:MM``) sets the
-    kick-off, else midnight; ``season`` is :func:`.schema.season_of` of the kick-off, except
-    that a main-layout file spanning at most a year is one season, labelled by its first match
-    (2019-20 ended in July 2020); in the extra-leagues files a calendar-year league's seasons are
-    therefore split July to June like every other league's.
+    :data:`EXTRA_LEAGUE_CODES`, or of the file name when there is no ``Country`` column); dates
+    are day first, ``dd/mm/yy`` or ``dd/mm/yyyy`` with ``/``, ``-`` or ``.`` between the parts
+    (mixed in one file is fine; ``00``-``89`` mean 20xx, ``90``-``99`` 19xx), or ISO
+    ``yyyy-mm-dd``; a month-first file is refused by name, because no rule can tell 01/02 from
+    02/01 in it.  An optional ``Time`` (``HH:MM``) sets the kick-off, else midnight.  ``season``
+    is the extra layout's ``Season`` column ("2012" for a calendar-year league, "2012/2013" ->
+    "2012-13"); otherwise :func:`.schema.season_of` of the kick-off, except that a file spanning
+    at most a year is one season, labelled by its first match (2019-20 ended in July 2020).
+
+    Consistency: the two teams differ, ``FTR``/``Res`` (when present) agrees with the goals,
+    half-time goals do not exceed full-time ones, a result is not dated in the future, and every
+    value fits the database columns (:mod:`.db.limits`); any of these rejects the file.
 
     Odds: each canonical column reads the first present of its spellings (``B365H``; ``PSH`` or
     ``PH``; ``AvgH`` or ``BbAvH``; ``MaxH`` or ``BbMxH``; ``B365CH``; ``PSCH``; ``AvgCH``;
@@ -330,17 +405,23 @@ def parse_football_data(data: str | bytes, name: str = "<string>") -> ImportedFi
     other betting column (other bookmakers, Asian handicap lines, bookmaker counts, closing
     prices of other books) is kept raw in ``extra_odds``.
 
+    Prices: a betting cell that is not a number, or is beyond :data:`MAX_PRICE`, drops every
+    price of its row (the match is kept) and is listed in :attr:`ImportedFile.dropped_prices`;
+    a value in an unnamed trailing column of such a row is the same shift, not a second error.
+
     Raises:
         CsvFormatError: the file is malformed: a required column is missing (``Div``, ``Date``,
             ``HomeTeam``/``AwayTeam``, ``FTHG``/``FTAG``; reported on line 1), a date or time
-            does not parse, goals are not non-negative whole numbers, a betting cell is not a
-            number, a team (or ``Div``) cell is blank, only one of the two full-time goals is
-            blank, an unnamed column carries data, a used column is duplicated, or the same
-            (league, date, home, away) match appears twice.  The first offending line of the
-            file is reported.  Rows whose full-time goals are both blank are skipped, not errors.
+            does not parse, goals are not non-negative whole numbers, a team (or ``Div``) cell
+            is blank, only one of the two full-time goals is blank, an unnamed column carries
+            data, a used column is duplicated, the same (league, date, home, away) match appears
+            twice, a consistency check above fails, or the text cannot be split into cells (a
+            quote, a NUL byte, more than :data:`MAX_CELLS` cells); with ``strict=True`` also a
+            betting cell that is not a price.  The first offending line of the file is
+            reported.  Rows whose full-time goals are both blank are skipped, not errors.
     """
     text, encoding = _decode(data)
-    return _Parser(text, name, encoding).parse()
+    return _Parser(text, name, encoding, strict=strict).parse()
 
 
 def _decode(data: str | bytes) -> tuple[str, str]:
@@ -377,54 +458,101 @@ class _Layout:
     blank: list[bool]
 
 
-def _layout(text: str) -> _Layout:
+def _column_at(header: Sequence[str], index: int) -> str:
+    """Header name of the ``index``-th cell (0-based), or how the error messages name a cell
+    beyond the header."""
+    name = header[index].strip() if index < len(header) else ""
+    return name or f"#{index + 1} (no header)"
+
+
+def _check_text(text: str, name: str) -> None:
+    """Refuse what no cell splitting can make sense of, naming the line and column.
+
+    A NUL byte is no text at all; football-data files never quote, so a line with an odd number
+    of quotes is a stray quote that would swallow every line after it into one cell.
+    """
+    nul = text.find("\x00")
+    if nul >= 0:
+        line_start = text.rfind("\n", 0, nul) + 1
+        header = text[: text.find("\n")].split(",") if "\n" in text else []
+        cell = text.count(",", line_start, nul)
+        raise CsvFormatError(
+            name, text.count("\n", 0, nul) + 1, _column_at(header, cell), "contains a NUL byte"
+        )
+    if '"' not in text:
+        return
+    lines = text.split("\n")
+    header = lines[0].split(",")
+    for number, line in enumerate(lines, start=1):
+        if line.count('"') % 2:
+            cell = line.count(",", 0, line.rfind('"'))
+            raise CsvFormatError(
+                name, number, _column_at(header, cell), "unbalanced quote: the cell never ends"
+            )
+
+
+def _layout(text: str, name: str) -> _Layout:
     """Header, width and line numbers of the records, without parsing the cells.
 
     football-data files never quote, so a physical line is a record and counting commas gives
     the widest row (rows longer than the header happen: trailing commas).  Quoted text may hide
-    newlines and commas, so then the csv module does the bookkeeping instead.
+    commas (never newlines: :func:`_check_text` ran), so then the csv module splits the lines.
     """
     if '"' in text:
-        reader = csv.reader(io.StringIO(text))
         records: list[list[str]] = []
-        starts: list[int] = []
-        last = 0
-        for record in reader:
-            records.append(record)
-            starts.append(last + 1)
-            last = reader.line_num
+        for number, line in enumerate(text.split("\n"), start=1):
+            try:
+                records.append(next(csv.reader([line]), []))
+            except csv.Error as exc:
+                raise CsvFormatError(name, number, None, f"cannot split into cells: {exc}") from exc
+        if records and records[-1] == []:
+            records.pop()
+        counts = [len(r) - 1 for r in records]
         header = records[0] if records else []
-        width = max(map(len, records), default=0)
         blank = [not "".join(r).strip() for r in records[1:]]
-        return _Layout(header, width, starts[1:], blank)
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    header = lines[0].split(",") if lines else []
-    width = max((line.count(",") for line in lines), default=-1) + 1
-    blank = [not line.strip(", \t") for line in lines[1:]]
-    return _Layout(header, width, list(range(2, len(lines) + 1)), blank)
+    else:
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        counts = [line.count(",") for line in lines]
+        header = lines[0].split(",") if lines else []
+        blank = [not line.strip(", \t") for line in lines[1:]]
+    widest = max(counts, default=-1) + 1
+    if widest > MAX_CELLS:
+        wide = next(i for i, count in enumerate(counts, start=1) if count + 1 > MAX_CELLS)
+        raise CsvFormatError(
+            name,
+            wide,
+            None,
+            f"{counts[wide - 1] + 1} cells on one line; a football-data file has at most"
+            f" {MAX_CELLS} columns",
+        )
+    return _Layout(header, widest, list(range(2, len(counts) + 1)), blank)
 
 
 class _Parser:
     """One parse; holds the cells so that the validation steps can share them."""
 
-    def __init__(self, text: str, name: str, encoding: str) -> None:
+    def __init__(self, text: str, name: str, encoding: str, *, strict: bool = False) -> None:
         self.name = name
         self.encoding = encoding
+        self.strict = strict
         # Universal newlines, as the C tokenizer of pandas sees them, so line numbers agree.
         self.text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.problems: list[_Problem] = []
         self.used: set[str] = set()  # header names the parse read
+        # Kept rows whose prices are dropped: row -> (position, column, value, reason).
+        self.bad_prices: dict[int, tuple[int, str, str, str]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
     def _read(self) -> None:
         """Classify the header, then let pandas' C parser split the cells and parse numbers."""
-        layout = _layout(self.text)
+        _check_text(self.text, self.name)
+        layout = _layout(self.text, self.name)
         if not any(h.strip() for h in layout.header):
             raise CsvFormatError(self.name, 1, None, "no header row")
-        header = [h.strip() for h in layout.header]
+        header = [_COLUMN_ALIASES.get(h.strip(), h.strip()) for h in layout.header]
         header += [""] * (layout.width - len(header))
         self.header = header
         self.position: dict[str, int] = {}
@@ -449,34 +577,30 @@ class _Parser:
         self.rows_skipped_blank = int(blank.sum())
         self.lines = np.asarray(layout.starts, dtype=np.int64)[~blank]
         betting_positions = [self.position[b] for b in self.betting]
-        frame = pd.read_csv(
-            io.StringIO(self.text),
-            header=None,
-            skiprows=1,
-            names=list(range(layout.width)),
-            usecols=sorted(text_positions + betting_positions),  # statistics are not read
-            index_col=False,
-            dtype=dict.fromkeys(text_positions, "str"),
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=False,
-            skipinitialspace=True,
-            engine="c",
-        )
-        if len(frame) != len(blank):  # our line bookkeeping must match the tokenizer's
-            raise CsvFormatError(
-                self.name, 1, None, "cannot split the file into rows (unbalanced quotes?)"
+        try:
+            frame = pd.read_csv(
+                io.StringIO(self.text),
+                header=None,
+                skiprows=1,
+                names=list(range(layout.width)),
+                usecols=sorted(text_positions + betting_positions),  # statistics are not read
+                index_col=False,
+                dtype=dict.fromkeys(text_positions, "str"),
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                skipinitialspace=True,
+                engine="c",
             )
+        except (ValueError, OverflowError, csv.Error) as exc:  # ParserError is a ValueError
+            found = re.search(r"(?:line|row) (\d+)", str(exc))
+            line = int(found.group(1)) + 1 if found else 1
+            raise CsvFormatError(self.name, line, None, f"cannot split into cells: {exc}") from exc
+        if len(frame) != len(blank):  # our line bookkeeping must match the tokenizer's
+            raise CsvFormatError(self.name, 1, None, "cannot split the file into rows")
         self.cells = frame.loc[~blank].reset_index(drop=True) if blank.any() else frame
         self.n = len(self.cells)
-        for pos, name in enumerate(header):
-            if not name:
-                raw = self._strings_at(pos)
-                row = _first(raw != "")
-                if row is not None:
-                    self._problem(
-                        row, pos, f"#{pos + 1} (no header)", "value in a column with no name"
-                    )
+        self.unnamed = [pos for pos, name in enumerate(header) if not name]
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -511,7 +635,12 @@ class _Parser:
     def parse(self) -> ImportedFile:
         self._read()
         layout: Literal["main", "extra"]
-        if "Div" not in self.position and {"Country", "Home", "Away"} <= self.position.keys():
+        extra_markers = {"Country", "Season"} & self.position.keys()
+        if (
+            "Div" not in self.position
+            and extra_markers
+            and {"Home", "Away"} <= self.position.keys()
+        ):
             layout = "extra"
         else:
             layout = "main"
@@ -529,19 +658,21 @@ class _Parser:
         fthg, ftag, played = self._full_time_goals(fthg_col, ftag_col)
         hthg = self._optional_goals("HTHG")
         htag = self._optional_goals("HTAG")
+        season_column = self._season_column() if "Season" in self.position else None
+        self._check_consistency(home, away, away_col, fthg, ftag, hthg, htag, played, kickoff)
         values = self._numbers()
+        self._check_unnamed()
         self._raise_first_problem()
         self._check_duplicates(league, kickoff, home, away)
 
-        n = int(played.sum())
-        values = values[played]
+        dropped = self._drop_bad_prices(values)
         vindex = {name: i for i, name in enumerate(self.betting)}
         odds: dict[str, npt.NDArray[np.float64]] = {}
         mapped: list[str] = []
         for column in ODDS_COLUMNS:
             source_col = next((c for c in _CANDIDATES.get(column, ()) if c in vindex), None)
             if source_col is None:
-                odds[column] = np.full(n, np.nan)
+                odds[column] = np.full(self.n, np.nan)
             else:
                 convert = _as_line if column in _LINE_SPELLINGS else _as_price
                 odds[column] = convert(values[:, vindex[source_col]])
@@ -549,23 +680,34 @@ class _Parser:
         derived = _derive_aggregates(odds, values, vindex)
         extra_names = [c for c in self.betting if c not in mapped]
         extra = values[:, [vindex[c] for c in extra_names]]
-
-        frame = pd.DataFrame(
+        seasons = season_column.tolist() if season_column is not None else _seasons(kickoff, layout)
+        # Every row, goals as floats (NaN for fixtures); split into played and fixtures below.
+        rows = pd.DataFrame(
             {
-                "league": pd.array(league[played], dtype="str"),
-                "season": pd.array(_seasons(kickoff[played], layout), dtype="str"),
-                "kickoff": kickoff[played],
-                "home_team": pd.array(home[played], dtype="str"),
-                "away_team": pd.array(away[played], dtype="str"),
-                "fthg": fthg[played],
-                "ftag": ftag[played],
-                "hthg": hthg[played],
-                "htag": htag[played],
+                "league": pd.array(league, dtype="str"),
+                "season": pd.array(seasons, dtype="str"),
+                "kickoff": kickoff,
+                "home_team": pd.array(home, dtype="str"),
+                "away_team": pd.array(away, dtype="str"),
+                "fthg": np.where(played, fthg, np.nan),
+                "ftag": np.where(played, ftag, np.nan),
+                "hthg": hthg,
+                "htag": htag,
                 **odds,
                 "extra_odds": pd.Series(_row_dicts(extra_names, extra), dtype=object),
             },
             columns=list(FRAME_COLUMNS),
         )
+        violation = first_violation(rows)
+        if violation is not None:
+            row, column, problem = violation
+            raise CsvFormatError(
+                self.name, int(self.lines[row]), self._file_column(column), problem
+            )
+        frame = rows.loc[played].reset_index(drop=True)
+        frame["fthg"] = frame["fthg"].astype(np.int64)
+        frame["ftag"] = frame["ftag"].astype(np.int64)
+        fixtures = rows.loc[~played].reset_index(drop=True)
         unmapped = [c for c in self.position if c not in self.used and c not in vindex]
         return ImportedFile(
             frame=frame,
@@ -579,6 +721,45 @@ class _Parser:
             columns_extra_odds=tuple(extra_names),
             columns_unmapped=(*unmapped, *self.ignored),
             derived_sources=derived,
+            dropped_prices=dropped,
+            fixtures=fixtures,
+        )
+
+    def _file_column(self, frame_column: str) -> str:
+        """The file's header name of the column that fed ``frame_column``."""
+        spellings = {
+            "league": ("Div", "Country"),
+            "season": ("Season", "Date"),
+            "home_team": _HOME_TEAM,
+            "away_team": _AWAY_TEAM,
+            "fthg": _FTHG,
+            "ftag": _FTAG,
+            "hthg": ("HTHG",),
+            "htag": ("HTAG",),
+        }.get(frame_column, (frame_column,))
+        return next((c for c in spellings if c in self.position), spellings[0])
+
+    def _check_unnamed(self) -> None:
+        """A value in a column with no name is an error, except on a row whose prices are
+        dropped anyway: a stray text cell shifts the rest of its row one column right."""
+        for pos in self.unnamed:
+            raw = self._strings_at(pos) != ""
+            if not self.strict and self.bad_prices:
+                raw[list(self.bad_prices)] = False
+            row = _first(raw)
+            if row is not None:
+                self._problem(row, pos, f"#{pos + 1} (no header)", "value in a column with no name")
+
+    def _drop_bad_prices(self, values: npt.NDArray[np.float64]) -> tuple[DroppedPrices, ...]:
+        """Blank every betting value of the rows with a bad price cell; what was dropped."""
+        if not self.bad_prices:
+            return ()
+        rows = sorted(self.bad_prices)
+        values[rows, :] = np.nan
+        return tuple(
+            DroppedPrices(int(self.lines[row]), column, value, reason)
+            for row in rows
+            for _, column, value, reason in [self.bad_prices[row]]
         )
 
     def _team(self, column: str) -> npt.NDArray[np.str_]:
@@ -589,8 +770,11 @@ class _Parser:
         return values
 
     def _league(self, layout: str) -> npt.NDArray[np.str_]:
+        if layout == "extra" and "Country" not in self.position:
+            return self._league_from_file_name()
         column = "Div" if layout == "main" else "Country"
-        values = self._strings(column)
+        # Collapse stray inner spaces too: "Korea  Republic" and "Korea Republic" are one name.
+        values = self._series(column).str.replace(r"\s+", " ", regex=True).to_numpy(dtype=str)
         row = _first(values == "")
         if row is not None:
             self._problem(row, self.position[column], column, "blank value")
@@ -607,21 +791,93 @@ class _Parser:
             )
         return codes.reshape(len(values))
 
+    def _league_from_file_name(self) -> npt.NDArray[np.str_]:
+        """Extra-league files without a ``Country`` column: the site names them by league code
+        (``new/BRA.csv``), and a cached copy keeps that name, so the code is the file's stem."""
+        stem = re.split(r"[^A-Za-z]", Path(self.name).stem, maxsplit=1)[0].upper()
+        if stem not in EXTRA_LEAGUE_CODES.values():
+            codes = ", ".join(sorted(EXTRA_LEAGUE_CODES.values()))
+            raise CsvFormatError(
+                self.name,
+                1,
+                "Country",
+                "missing required column: without it the league comes from the file name, and"
+                f" {Path(self.name).name!r} does not start with an extra-league code ({codes})",
+            )
+        if "League" in self.position:
+            self.used.add("League")
+        return np.full(self.n, stem, dtype=f"<U{len(stem)}")
+
+    def _season_column(self) -> npt.NDArray[np.str_]:
+        """The extra layout's ``Season``: "2012" stays (calendar-year league), "2012/2013" and
+        "2012-13" become "2012-13"; anything else is a problem."""
+        raw = self._series("Season")
+        parts = raw.str.extract(_SEASON_RE)
+        start = pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
+        end = parts[1].fillna("").to_numpy(dtype=str)
+        end_year = pd.to_numeric(parts[1]).to_numpy(dtype=float, na_value=np.nan)
+        split = end != ""
+        with np.errstate(invalid="ignore"):
+            next_year = np.where(np.char.str_len(end) == 2, (start + 1) % 100, start + 1)
+        good = ~np.isnan(start) & (~split | (end_year == next_year))
+        row = _first(~good)
+        if row is not None:
+            self._problem(
+                row,
+                self.position["Season"],
+                "Season",
+                f"{str(raw[row])!r} is not a season (2012, or 2012/2013 for a split one)",
+            )
+        first = np.where(np.isnan(start), 0, start).astype(np.int64)
+        labels = np.where(
+            split,
+            np.char.add(
+                np.char.add(first.astype(str), "-"),
+                np.char.zfill(((first + 1) % 100).astype(str), 2),
+            ),
+            first.astype(str),
+        )
+        return np.asarray(labels, dtype=str)
+
     def _kickoff(self) -> npt.NDArray[np.datetime64]:
         """Date (+ optional Time) -> datetime64[ns]; bad cells are recorded as problems."""
         raw = self._series("Date")
         parts = raw.str.extract(_DATE_RE)
         day = pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
-        month = pd.to_numeric(parts[1]).to_numpy(dtype=float, na_value=np.nan)
-        year = pd.to_numeric(parts[2]).to_numpy(dtype=float, na_value=np.nan)
-        short = (parts[2].str.len() == 2).to_numpy(dtype=bool, na_value=False)
+        month = pd.to_numeric(parts[2]).to_numpy(dtype=float, na_value=np.nan)
+        year = pd.to_numeric(parts[3]).to_numpy(dtype=float, na_value=np.nan)
+        short = (parts[3].str.len() == 2).to_numpy(dtype=bool, na_value=False)
         year = np.where(short, np.where(year < 90, 2000 + year, 1900 + year), year)
+        iso = raw.str.extract(_ISO_DATE_RE)
+        is_iso = iso[0].notna().to_numpy(dtype=bool)
+        if is_iso.any():
+            year = np.where(is_iso, pd.to_numeric(iso[0]).to_numpy(dtype=float, na_value=0), year)
+            month = np.where(is_iso, pd.to_numeric(iso[1]).to_numpy(dtype=float, na_value=0), month)
+            day = np.where(is_iso, pd.to_numeric(iso[2]).to_numpy(dtype=float, na_value=0), day)
         kickoff = _assemble_dates(year, month, day)
-        row = _first(np.isnat(kickoff))
+        bad = np.isnat(kickoff)
+        row = _first(bad)
         if row is not None:
-            self._problem(
-                row, self.position["Date"], "Date", f"{str(raw[row])!r} is not a dd/mm/yy(yy) date"
-            )
+            # Day-first parts with a "month" above 12 and no day above 12 anywhere: the file is
+            # month first, where 01/02 cannot be told from 02/01.  Say so rather than guess.
+            day_first = ~is_iso & ~np.isnan(day)
+            with np.errstate(invalid="ignore"):
+                month_first = bool(
+                    (day_first & (month > 12) & (day <= 12)).any()
+                    and not (day[day_first] > 12).any()
+                )
+            if month_first:
+                first = _first(day_first & (month > 12))
+                assert first is not None
+                row = first
+                message = (
+                    f"{str(raw[row])!r}: the dates of this file are month first (mm/dd/yyyy);"
+                    " only day-first (dd/mm/yyyy) and ISO (yyyy-mm-dd) files can be read"
+                    " unambiguously"
+                )
+            else:
+                message = f"{str(raw[row])!r} is not a dd/mm/yy(yy) or yyyy-mm-dd date"
+            self._problem(row, self.position["Date"], "Date", message)
         if "Time" not in self.position:
             return kickoff
         raw_time = self._series("Time")
@@ -639,16 +895,69 @@ class _Parser:
         minutes = np.where(good, hour * 60 + minute, 0).astype(np.int64)
         return kickoff + minutes.astype("timedelta64[m]").astype("timedelta64[ns]")
 
+    def _check_consistency(
+        self,
+        home: npt.NDArray[np.str_],
+        away: npt.NDArray[np.str_],
+        away_col: str,
+        fthg: npt.NDArray[np.int64],
+        ftag: npt.NDArray[np.int64],
+        hthg: npt.NDArray[np.float64],
+        htag: npt.NDArray[np.float64],
+        played: npt.NDArray[np.bool_],
+        kickoff: npt.NDArray[np.datetime64],
+    ) -> None:
+        """What a kept match must satisfy beyond parsing; each failure is a problem."""
+        row = _first((home == away) & (home != ""))
+        if row is not None:
+            self._problem(
+                row, self.position[away_col], away_col, f"{str(home[row])!r} plays itself"
+            )
+        for column, half, full in (("HTHG", hthg, fthg), ("HTAG", htag, ftag)):
+            with np.errstate(invalid="ignore"):
+                row = _first(played & (half > full))
+            if row is not None:
+                self._problem(
+                    row,
+                    self.position[column],
+                    column,
+                    f"half-time goals {half[row]:.0f} above the full-time {full[row]}",
+                )
+        result_col = next((c for c in ("FTR", "Res") if c in self.position), None)
+        if result_col is not None:
+            letters = self._strings(result_col)
+            expected = np.where(fthg > ftag, "H", np.where(fthg < ftag, "A", "D"))
+            wrong = (letters != "") & (~played | (letters != expected))
+            row = _first(wrong)
+            if row is not None:
+                score = f"the score {fthg[row]}-{ftag[row]}" if played[row] else "no score"
+                self._problem(
+                    row,
+                    self.position[result_col],
+                    result_col,
+                    f"result {str(letters[row])!r} contradicts {score}",
+                )
+        tomorrow = np.datetime64(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2), "ns")
+        row = _first(played & (kickoff > tomorrow))
+        if row is not None:
+            self._problem(
+                row,
+                self.position["Date"],
+                "Date",
+                f"a result dated {str(kickoff[row])[:10]}, in the future",
+            )
+
     def _whole_numbers(self, column: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """Goals as floats (NaN where blank) and the blank mask; anything else is a problem."""
         raw = self._strings(column)
         blank = raw == ""
         good = np.strings.isdecimal(raw)  # digits only: no sign, no decimals
+        huge = good & (np.strings.str_len(raw) > 9)  # beyond any int column (and int64 parsing)
+        good &= ~huge
         row = _first(~blank & ~good)
         if row is not None:
-            self._problem(
-                row, self.position[column], column, f"{str(raw[row])!r} is not a whole number"
-            )
+            problem = "is too large a goal count" if huge[row] else "is not a whole number"
+            self._problem(row, self.position[column], column, f"{str(raw[row])[:40]!r} {problem}")
         values = np.full(raw.shape, np.nan)
         values[good] = raw[good].astype(np.int64)
         return values, blank
@@ -674,26 +983,44 @@ class _Parser:
         return self._whole_numbers(column)[0]
 
     def _numbers(self) -> npt.NDArray[np.float64]:
-        """All betting columns as one float matrix (NaN where blank); text is a problem.
+        """All betting columns as one float matrix (NaN where blank).
 
         pandas already parsed clean columns to numbers; a column left as text holds a cell that
-        is not a number, which ``to_numeric(errors="coerce")`` finds.
+        is not a number, which ``to_numeric(errors="coerce")`` finds.  Such a cell, or a number
+        beyond :data:`MAX_PRICE`, marks its row in :attr:`bad_prices` (strict: a problem).
         """
-        values = np.empty((self.n, len(self.betting)))
-        for j, name in enumerate(self.betting):
-            pos = self.position[name]
-            column = self.cells[pos]
-            if pd.api.types.is_numeric_dtype(column.dtype):
-                values[:, j] = column.to_numpy(dtype=float, na_value=np.nan)
+        positions = [self.position[name] for name in self.betting]
+        values = np.full((self.n, len(self.betting)), np.nan)
+        numeric = [
+            j for j, pos in enumerate(positions) if pd.api.types.is_numeric_dtype(self.cells[pos])
+        ]
+        if numeric:  # one conversion for every clean column: per-column Series cost adds up
+            block = self.cells[[positions[j] for j in numeric]]
+            values[:, numeric] = block.to_numpy(dtype=float, na_value=np.nan)
+        for j, (name, pos) in enumerate(zip(self.betting, positions, strict=True)):
+            if j in numeric:
                 continue
+            column = self.cells[pos]
             text = column.astype(str).str.strip()
             converted = pd.to_numeric(text.where(text != "nan"), errors="coerce")
-            numbers = converted.to_numpy(dtype=float, na_value=np.nan)
-            row = _first(np.isnan(numbers) & column.notna().to_numpy() & (text != "").to_numpy())
-            if row is not None:
-                self._problem(row, pos, name, f"{str(text[row])!r} is not a number")
-            values[:, j] = numbers
+            values[:, j] = converted.to_numpy(dtype=float, na_value=np.nan)
+            not_number = np.isnan(values[:, j]) & column.notna().to_numpy()
+            not_number &= (text != "").to_numpy()
+            for row in np.flatnonzero(not_number).tolist():
+                self._bad_price(row, pos, name, str(text[row])[:60], "not a number")
+        with np.errstate(invalid="ignore"):
+            too_big = np.isinf(values) | (np.abs(values) > MAX_PRICE)
+        for row, j in zip(*np.nonzero(too_big), strict=True):
+            shown = repr(float(values[row, j]))
+            reason = f"beyond {MAX_PRICE:.0f}, not a price"
+            self._bad_price(int(row), positions[j], self.betting[j], shown, reason)
         return values
+
+    def _bad_price(self, row: int, pos: int, column: str, value: str, reason: str) -> None:
+        if self.strict:
+            self._problem(row, pos, column, f"{value!r} is {reason}")
+        elif row not in self.bad_prices or pos < self.bad_prices[row][0]:
+            self.bad_prices[row] = (pos, column, value, reason)
 
     def _check_duplicates(
         self,

@@ -183,3 +183,132 @@ def test_copy_loading_equals_row_loading(database: str) -> None:
         a = run_async(lambda s, lg=leagues: store.load_matches(s, lg, ["2099-00"], copy=False))
         b = run_async(lambda s, lg=leagues: store.load_matches(s, lg, ["2099-00"]))
         assert b.empty and list(b.columns) == list(a.columns)
+
+
+@needs_data
+def test_a_stray_price_cell_keeps_the_match_without_prices_and_reports_it(
+    database: str, tmp_path: Path
+) -> None:
+    lines = (SHARED_DATA / "E0_2015-16.csv").read_text(encoding="latin-1").splitlines()
+    header = lines[0].split(",")
+    cells = lines[3].split(",")
+    at = header.index("B365D")
+    cells[at:at] = ["Bet365"]  # a bookmaker's name where a price belongs, shifting the rest
+    lines[3] = ",".join(cells)
+    path = tmp_path / "E0_2015-16.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    report = import_csv(path)
+    table = report.table()
+    assert table[["league", "seasons", "added", "prices_dropped", "fixtures"]].values.tolist() == [
+        ["E0", "2015-16", 380, 1, 0]
+    ]
+    assert report.dropped_prices().values.tolist() == [
+        ["E0_2015-16.csv", 4, "B365D", "Bet365", "not a number"]
+    ]
+    home, away = cells[2], cells[3]
+    frame = run_async(lambda s: store.load_matches(s, ["E0"]))
+    kept = frame[(frame["home_team"] == home) & (frame["away_team"] == away)]
+    assert len(kept) == 1 and kept[["avg_home", "b365_home", "max_away"]].isna().all().all()
+    with pytest.raises(CsvFormatError, match="line 4, column B365D"):
+        import_csv(path, strict=True)
+
+
+def test_fixtures_are_stored_but_never_played_until_their_result_arrives(
+    database: str, tmp_path: Path
+) -> None:
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A"
+    rows = ["E1,01/09/2024,A,B,1,0,H,2,3,4", "E1,08/09/2024,B,A,,,,2.5,3.1,2.9"]
+    path = tmp_path / "E1_2024-25.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    report = import_csv(path)
+    assert report.table()[["added", "fixtures"]].values.tolist() == [[2, 1]]
+    assert _count(matches_table) == 2
+    frame = run_async(lambda s: store.load_matches(s, ["E1"]))
+    assert frame[["home_team", "fthg"]].values.tolist() == [["A", 1]]  # the fixture is not
+    assert run_async(lambda s: store.matches_missing_features(s, ["E1"])) == []
+    rows[1] = "E1,08/09/2024,B,A,2,2,D,2.5,3.1,2.9"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    report = import_csv(path)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    frame = run_async(lambda s: store.load_matches(s, ["E1"]))
+    assert frame["fthg"].tolist() == [1, 2] and frame["home_played"].notna().all()
+
+
+def test_schema_limits_are_checked_on_every_database(database: str) -> None:
+    """A name the tables cannot hold is refused before writing, on SQLite as on PostgreSQL."""
+    frame = load_demo_frame()
+    frame.loc[frame.index[0], "home_team"] = "x" * 129
+    with pytest.raises(ValueError, match=r"home_team: 'x+' is longer than the 128"):
+        run_async(lambda s: store.upsert_matches(s, frame))
+    frame = load_demo_frame()
+    frame.loc[frame.index[1], "league"] = "E\x000"
+    with pytest.raises(ValueError, match=r"row 1, column league: .* NUL byte"):
+        run_async(lambda s: store.upsert_matches(s, frame))
+    assert _count(matches_table) == 0
+
+
+def load_demo_frame() -> pd.DataFrame:
+    from filterbets_nb.synthetic import generate_matches
+
+    return generate_matches(n_matches=20, seed=1).drop(columns="match_id")
+
+
+@pytest.mark.slow
+@needs_data
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_processes_importing_at_once_on_a_fresh_database_both_succeed(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Both run the migrations and the import at once: one waits for the other, and the data
+    is that of one import (leagues, teams, matches, alembic_version all created once)."""
+    import json
+    import subprocess
+    import sys
+
+    from filterbets_nb import testing
+    from tests.conftest import PG_ADMIN_URL, ROOT, embedded_env
+
+    env = embedded_env(tmp_path / "data")
+    name = None
+    if kind == "postgresql":
+        request.getfixturevalue("pg_url")  # skips or fails the test the standard way
+        name = testing.create_database(PG_ADMIN_URL, "fbrace_")
+        env["FILTERBETS_DATABASE_URL"] = testing.database_url(PG_ADMIN_URL, name)
+    code = (
+        "import json, sys; from filterbets_nb.loading import import_csv;"
+        "r = import_csv(sys.argv[1:]); print(json.dumps([r.added, r.unchanged]))"
+    )
+    files = [str(SHARED_DATA / "E0_2015-16.csv"), str(SHARED_DATA / "E0_2019-20.csv")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *files],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=240) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
+        assert sorted(json.loads(out) for out, _ in outputs) == [[0, 760], [760, 0]]
+        count = (
+            "import json; from sqlalchemy import func, select;"
+            "from filterbets_nb.db.session import run_async;"
+            "from filterbets_nb.db.models import matches_table, Team;"
+            "q = lambda t: run_async(lambda s: s.scalar(select(func.count()).select_from(t)));"
+            "print(json.dumps([q(matches_table), q(Team.__table__)]))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", count], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert json.loads(done.stdout) == [760, 24], done.stderr
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        if name:
+            testing.drop_database(PG_ADMIN_URL, name)

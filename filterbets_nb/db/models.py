@@ -77,8 +77,9 @@ matches_table = Table(
     Column("kickoff", DateTime, nullable=False),
     Column("home_team_id", ForeignKey("teams.id"), nullable=False),
     Column("away_team_id", ForeignKey("teams.id"), nullable=False),
-    Column("fthg", Integer, nullable=False),
-    Column("ftag", Integer, nullable=False),
+    # NULL for a fixture not played yet (migration 0003); readers of played matches skip it.
+    Column("fthg", Integer, nullable=True),
+    Column("ftag", Integer, nullable=True),
     Column("hthg", Integer, nullable=True),
     Column("htag", Integer, nullable=True),
     *(Column(name, Float, nullable=True) for name in ODDS_COLUMNS),
@@ -102,8 +103,8 @@ class Match(Base):
     kickoff: Mapped[dt.datetime]
     home_team_id: Mapped[int]
     away_team_id: Mapped[int]
-    fthg: Mapped[int]
-    ftag: Mapped[int]
+    fthg: Mapped[int | None]
+    ftag: Mapped[int | None]
     hthg: Mapped[int | None]
     htag: Mapped[int | None]
     odds_extra: Mapped[dict[str, float] | None]

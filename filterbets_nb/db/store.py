@@ -20,6 +20,7 @@ from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from filterbets_nb.db.limits import first_violation
 from filterbets_nb.db.models import (
     ENDED_STATES,
     BacktestBet,
@@ -60,7 +61,20 @@ class UpsertCounts:
 
 
 def _column_values(column: pd.Series) -> list[Any]:
-    """One column as plain Python values, NaN/NaT as None (what DB drivers accept)."""
+    """One column as plain Python values, NaN/NaT as None (what DB drivers accept).
+
+    Typed columns convert in bulk (``tolist`` of a numpy array yields Python scalars); only
+    object columns need a look at each value.  This runs for every cell of an import.
+    """
+    kind = column.dtype.kind
+    if kind in "iub":
+        return column.to_numpy().tolist()
+    if kind == "f":
+        values = column.to_numpy().tolist()
+        return [None if v != v else v for v in values]  # v != v: NaN
+    if kind == "M" and column.dt.tz is None:
+        # datetime64[us] -> datetime.datetime through tolist (NaT -> None).
+        return column.to_numpy().astype("datetime64[us]").tolist()
     values = column.astype(object).where(column.notna(), None).tolist()
     for i, value in enumerate(values):
         if isinstance(value, np.generic):
@@ -155,15 +169,42 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+#: Key of the PostgreSQL advisory lock that serialises imports (any constant both sides agree on).
+_IMPORT_LOCK_KEY = 0x66_62_6E_62  # "fbnb"
+
+
+async def lock_for_import(session: AsyncSession) -> None:
+    """Make this transaction the only import writing until it ends; others wait here.
+
+    Two processes importing the same file would both see a league, team or match as missing
+    and both insert it; the later commit then fails on the unique key.  Taking the lock before
+    reading makes the second import read what the first committed (and count it unchanged).
+    PostgreSQL: a transaction-level advisory lock.  SQLite: a write statement that changes
+    nothing still takes the database's write lock, held to the end of the transaction (other
+    writers wait out ``busy_timeout``).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_IMPORT_LOCK_KEY)))
+    else:
+        await session.execute(update(League).where(League.id < 0).values(name=League.name))
+
+
 async def upsert_matches(
     session: AsyncSession, frame: pd.DataFrame, source: str = ""
 ) -> UpsertCounts:
     """Insert new matches and update changed ones, keyed by (league, date, home, away).
 
-    Re-importing the same data changes nothing and counts every row as unchanged.
+    Re-importing the same data changes nothing and counts every row as unchanged.  Values the
+    tables cannot hold (:mod:`.limits`) raise ValueError before anything is written, on every
+    database alike.
     """
     if frame.empty:
         return UpsertCounts()
+    violation = first_violation(frame)
+    if violation is not None:
+        position, column, problem = violation
+        raise ValueError(f"match row {position}, column {column}: {problem}")
     league_ids = await _ids_for(session, frame["league"].astype(str))
     rows = frame.copy()
     rows["league_id"] = rows["league"].map(league_ids)
@@ -255,6 +296,7 @@ def _matches_select(
     )
     if features:
         stmt = stmt.outerjoin(f, f.c.match_id == t.c.id)
+    stmt = stmt.where(t.c.fthg.is_not(None))  # fixtures (no result yet) are never played
     if leagues:
         stmt = stmt.where(League.code.in_(list(leagues)))
     if seasons:
@@ -434,6 +476,18 @@ async def league_codes(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(League.code).order_by(League.code))).scalars())
 
 
+async def leagues_with_seasons(session: AsyncSession, seasons: Sequence[str]) -> list[str]:
+    """Codes of the leagues holding a match of any of ``seasons`` (what the refresh follows)."""
+    stmt = (
+        select(League.code)
+        .join(matches_table, matches_table.c.league_id == League.id)
+        .where(matches_table.c.season.in_(list(seasons)))
+        .distinct()
+        .order_by(League.code)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def matches_missing_features(
     session: AsyncSession, leagues: Sequence[str] | None
 ) -> list[str]:
@@ -443,7 +497,7 @@ async def matches_missing_features(
         select(League.code)
         .join(t, t.c.league_id == League.id)
         .outerjoin(f, f.c.match_id == t.c.id)
-        .where(f.c.match_id.is_(None))
+        .where(f.c.match_id.is_(None), t.c.fthg.is_not(None))  # fixtures have no features
         .distinct()
     )
     if leagues:

@@ -11,7 +11,25 @@ from filterbets_nb.db.session import engine_scope, run_coro
 target_metadata = Base.metadata
 
 
+#: Advisory lock key serialising migrations on PostgreSQL (any constant all processes share).
+_MIGRATION_LOCK_KEY = 0x66_62_6D_67  # "fbmg"
+
+
+def _serialise(connection: Connection) -> None:
+    """Make concurrent first runs (two imports on a fresh database) take turns: the second
+    waits here until the first committed, then finds the schema at head and does nothing.
+
+    PostgreSQL: a transaction-level advisory lock.  SQLite: pysqlite runs DDL outside any
+    transaction, so open a write transaction first; it also makes the migration atomic.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _run(connection: Connection) -> None:
+    _serialise(connection)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
