@@ -30,9 +30,17 @@ import pyarrow as pa
 
 from filterbets_nb import stats
 from filterbets_nb.filters import Filter, FilterError, evaluate
-from filterbets_nb.schema import SETTLEMENT_COLUMNS
+from filterbets_nb.schema import IDENTITY_COLUMNS, MARKET_SETTLEMENT_COLUMNS, SETTLEMENT_COLUMNS
 
-__all__ = ["BET_COLUMNS", "BacktestResult", "Selection", "run_backtest", "select_bets", "settle"]
+__all__ = [
+    "BET_COLUMNS",
+    "BacktestResult",
+    "Selection",
+    "needed_columns",
+    "run_backtest",
+    "select_bets",
+    "settle",
+]
 
 #: Columns of ``BacktestResult.bets``, in order.
 BET_COLUMNS: Final[tuple[str, ...]] = (
@@ -284,3 +292,18 @@ def _bets_frame(matches: pd.DataFrame, flt: Filter, sel: Selection) -> pd.DataFr
         cum_profit=np.cumsum(profit),
     )
     return out[list(BET_COLUMNS)]
+
+
+def needed_columns(flt: Filter) -> tuple[str, ...]:
+    """The matches columns a backtest of ``flt`` reads: identity, what settles its market, its
+    rules' columns, its price and closing price, and its probability column (Kelly).
+
+    A frame holding only these gives the same bets as the full one, so the data path loads
+    only them instead of every price of every source.
+    """
+    wanted = [*IDENTITY_COLUMNS, *SETTLEMENT_COLUMNS, *MARKET_SETTLEMENT_COLUMNS[flt.market]]
+    wanted += [flt.column_of(rule.field) for rule in flt.rules]
+    wanted += [flt.odds_column, flt.closing_column]
+    if flt.prob_field is not None:
+        wanted.append(flt.prob_field)
+    return tuple(dict.fromkeys(wanted))

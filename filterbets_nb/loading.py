@@ -7,9 +7,10 @@ the database exactly as it was, and then recompute the touched leagues' pre-matc
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +39,12 @@ class LoadReport:
         )
 
 
-async def _store(session: AsyncSession, frames: Sequence[tuple[pd.DataFrame, str]]) -> LoadReport:
+#: Rows the demo hands to one upsert: the upsert holds a few Python objects per cell, so a
+#: million matches at once peak at gigabytes; blocks of this size keep it to tens of megabytes.
+_DEMO_BLOCK_ROWS = 20_000
+
+
+async def _store(session: AsyncSession, frames: Iterable[tuple[pd.DataFrame, str]]) -> LoadReport:
     counts = store.UpsertCounts()
     leagues: set[str] = set()
     for frame, source in frames:
@@ -62,6 +68,23 @@ def import_csv(paths: Sequence[str | os.PathLike[str]]) -> LoadReport:
 
 def load_demo(*, n_matches: int | None = None, seed: int = 0) -> LoadReport:
     """Generate the seeded synthetic leagues and store them (idempotent for the same seed)."""
-    frame = generate_matches(n_matches=n_matches, seed=seed)
+    frame = generate_matches(n_matches=n_matches, seed=seed).drop(columns="match_id")
     ensure_schema()
-    return run_async(lambda s: _store(s, [(frame.drop(columns="match_id"), f"synthetic:{seed}")]))
+    source = f"synthetic:{seed}"
+    return run_async(
+        lambda s: _store(s, ((block, source) for block in _league_blocks(frame, _DEMO_BLOCK_ROWS)))
+    )
+
+
+def _league_blocks(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    """``frame`` as blocks of whole leagues of about ``rows`` rows each (one league may be
+    more), made one at a time, so only one block's copy exists besides ``frame``."""
+    codes, _ = pd.factorize(frame["league"])
+    if not len(codes):
+        return
+    before = np.concatenate(([0], np.cumsum(np.bincount(codes))[:-1]))  # rows of earlier leagues
+    block = (before // rows)[codes]
+    order = np.argsort(block, kind="stable")  # kick-off order within a block
+    bounds = np.flatnonzero(np.diff(block[order])) + 1
+    for part in np.split(order, bounds):
+        yield frame.take(part)

@@ -183,9 +183,8 @@ class BacktestBet(Base):
     __table_args__ = (UniqueConstraint("job_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("backtest_jobs.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: the (job_id, seq) unique constraint serves lookups by job.
+    job_id: Mapped[str] = mapped_column(ForeignKey("backtest_jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     kickoff: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -196,3 +195,14 @@ class BacktestBet(Base):
     won: Mapped[bool]
     profit: Mapped[float] = mapped_column(Float)
     cum_profit: Mapped[float] = mapped_column(Float)
+
+
+#: One counter per league, raised in the same transaction as every write to the league's
+#: matches or features (:func:`filterbets_nb.db.match_columns.bump_versions`): what tells a
+#: worker cheaply that the columns it holds for a scope are out of date.
+scope_versions_table = Table(
+    "scope_versions",
+    Base.metadata,
+    Column("league_id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)

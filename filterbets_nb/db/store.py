@@ -20,6 +20,7 @@ from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from filterbets_nb.db.match_columns import bump_versions
 from filterbets_nb.db.models import (
     ENDED_STATES,
     BacktestBet,
@@ -205,6 +206,7 @@ async def upsert_matches(
     for start in range(0, len(updates), _BATCH):
         # ORM bulk UPDATE by primary key: one executemany per batch.
         await session.execute(update(Match), updates[start : start + _BATCH])
+    await bump_versions(session, {row["league_id"] for row in inserts + updates})
     return UpsertCounts(added=len(inserts), updated=len(updates), unchanged=unchanged)
 
 
@@ -458,6 +460,7 @@ async def replace_features(session: AsyncSession, league: str, features: pd.Data
     await session.execute(
         delete(match_features_table).where(match_features_table.c.match_id.in_(league_matches))
     )
+    await bump_versions(session, [(await _ids_for(session, [league]))[league]])
     rows = features.reset_index()[["match_id", *FEATURE_COLUMNS]]
     rows = rows.assign(computed_at=utcnow())
     records = _records(rows)
