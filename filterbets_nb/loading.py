@@ -10,7 +10,6 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,7 @@ from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
 from filterbets_nb.importer import read_football_data
-from filterbets_nb.synthetic import generate_matches
+from filterbets_nb.synthetic import generate_match_blocks
 from filterbets_nb.teamstats import refresh_league
 
 
@@ -67,24 +66,18 @@ def import_csv(paths: Sequence[str | os.PathLike[str]]) -> LoadReport:
 
 
 def load_demo(*, n_matches: int | None = None, seed: int = 0) -> LoadReport:
-    """Generate the seeded synthetic leagues and store them (idempotent for the same seed)."""
-    frame = generate_matches(n_matches=n_matches, seed=seed).drop(columns="match_id")
+    """Generate the seeded synthetic leagues and store them (idempotent for the same seed).
+
+    The matches are generated and written a block at a time, so a million of them never sit
+    in memory at once.
+    """
     ensure_schema()
     source = f"synthetic:{seed}"
-    return run_async(
-        lambda s: _store(s, ((block, source) for block in _league_blocks(frame, _DEMO_BLOCK_ROWS)))
-    )
 
+    def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
+        for block in generate_match_blocks(n_matches=n_matches, seed=seed):
+            rows = block.drop(columns="match_id")
+            for start in range(0, len(rows), _DEMO_BLOCK_ROWS):
+                yield rows.iloc[start : start + _DEMO_BLOCK_ROWS], source
 
-def _league_blocks(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
-    """``frame`` as blocks of whole leagues of about ``rows`` rows each (one league may be
-    more), made one at a time, so only one block's copy exists besides ``frame``."""
-    codes, _ = pd.factorize(frame["league"])
-    if not len(codes):
-        return
-    before = np.concatenate(([0], np.cumsum(np.bincount(codes))[:-1]))  # rows of earlier leagues
-    block = (before // rows)[codes]
-    order = np.argsort(block, kind="stable")  # kick-off order within a block
-    bounds = np.flatnonzero(np.diff(block[order])) + 1
-    for part in np.split(order, bounds):
-        yield frame.take(part)
+    return run_async(lambda s: _store(s, blocks()))

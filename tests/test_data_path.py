@@ -134,6 +134,9 @@ def test_snapshot_is_reused_until_an_import_a_price_change_or_a_feature_refresh(
     repriced = matches()
     assert repriced is not imported
     assert (repriced["avg_home"] == 9.5).sum() == 1
+    # Importing the same rows again changes nothing, so nothing is read again.
+    assert run_async(lambda s: store.upsert_matches(s, row, "repriced")).unchanged == 1
+    assert matches() is repriced
 
     # A feature refresh (it rewrites the league's features even when their values are equal).
     run_async(lambda s: refresh_league(s, "SYN1"))

@@ -330,19 +330,29 @@ async def _select_floats(
     page: int,
     progress: Callable[[int], object] | None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """``stmt``'s rows as float64 arrays (None becomes NaN), ``page`` rows at a time.
+    """``stmt``'s rows as float64 arrays (None becomes NaN), ``page`` rows per query.
 
+    Each page is one range of the primary key (``WHERE id > last ORDER BY id LIMIT page``), so
+    no query holds the database longer than a page and memory holds one page of Python rows.
     Integers stay exact: ids and microsecond kick-offs are far below 2**53.
     """
+    t = matches_table
     blocks: list[npt.NDArray[np.float64]] = []
+    last: int | None = None
     loaded = 0
-    result = await connection.stream(stmt)
-    async for rows in result.partitions(page):
-        blocks.append(np.array(rows, dtype=np.float64).reshape(len(rows), len(columns)))
+    ids = columns.index("match_id")
+    while True:
+        page_stmt = stmt.order_by(t.c.id).limit(page)
+        if last is not None:
+            page_stmt = page_stmt.where(t.c.id > last)
+        rows = (await connection.execute(page_stmt)).all()
+        block = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
+        blocks.append(block)
         loaded += len(rows)
         if progress is not None:
             progress(loaded)
-    array = np.concatenate(blocks) if blocks else np.zeros((0, len(columns)))
-    if progress is not None and not blocks:
-        progress(0)
+        if len(rows) < page:
+            break
+        last = int(block[-1, ids])
+    array = np.concatenate(blocks)
     return {name: array[:, i] for i, name in enumerate(columns)}

@@ -8,6 +8,7 @@ needs from the database, so links may run on different machines. The job row in
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -94,9 +95,10 @@ async def _matches_for(
         if c in match_columns.LOADABLE and (held is None or c not in held.columns)
     ]
     if held is not None and not missing:
-        logger.info("%d matches from this process's snapshot", len(held))
+        logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
     state = await _scope_state(session, leagues, seasons)
+    started = time.perf_counter()
     fresh = await match_columns.load_columns(
         session,
         missing,
@@ -106,7 +108,13 @@ async def _matches_for(
         page_size=get_settings().fetch_page_size,
         progress=progress,
     )
-    logger.info("%d matches: read %d columns %s", len(fresh), len(missing), missing)
+    logger.info(
+        "%d matches: read %d columns %s in %.2f s",
+        len(fresh),
+        len(missing),
+        missing,
+        time.perf_counter() - started,
+    )
     return snapshots.add(key, state.version, fresh)
 
 
