@@ -13,8 +13,8 @@ leagues was written since: every write path raises its leagues' counters in ``sc
 (:func:`bump_versions`) in its own transaction. That is what the worker's snapshots
 (:mod:`filterbets_nb.tasks.match_cache`) are keyed on; finding out from the matches themselves
 (counts, latest write times) costs a full read of the table, as much as loading it again.
-:func:`scope_state` is that full pass, done once per version: how many matches, in which
-leagues and seasons, and which leagues lack features.
+:func:`scope_state` is one grouped pass over the matches, done once per version: how many
+matches, in which leagues and seasons, and which leagues' features are older than their matches.
 """
 
 from __future__ import annotations
@@ -63,14 +63,17 @@ class ScopeState:
     #: league id -> code, of the scope's leagues that hold matches
     leagues: dict[int, str]
     seasons: tuple[str, ...]
-    #: codes of leagues holding a match without a ``match_features`` row
+    #: codes of leagues whose matches changed since their features were computed
     missing_features: tuple[str, ...]
     #: :func:`scope_version` read before the counts
     version: str
 
 
-async def bump_versions(session: AsyncSession, league_ids: Iterable[int]) -> None:
-    """Raise the counters of ``league_ids``: their matches or features are being written.
+async def bump_versions(
+    session: AsyncSession, league_ids: Iterable[int], *, features: bool = False
+) -> None:
+    """Raise the counters of ``league_ids``: their matches (or, with ``features``, their
+    features, which then count as up to date) are being written.
 
     Called by every write path in the transaction that writes, so a reader sees the new
     counter exactly when it can see the new rows.
@@ -81,12 +84,12 @@ async def bump_versions(session: AsyncSession, league_ids: Iterable[int]) -> Non
     v = scope_versions_table
     dialect = (await session.connection()).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(v).values([{"league_id": i, "version": 1} for i in ids])
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[v.c.league_id], set_={"version": v.c.version + 1}
-        )
-    )
+    first = [{"league_id": i, "version": 1, "features_version": int(features)} for i in ids]
+    raised: dict[str, Any] = {"version": v.c.version + 1}
+    if features:
+        raised["features_version"] = v.c.version + 1
+    stmt = insert(v).values(first)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[v.c.league_id], set_=raised))
 
 
 async def scope_version(
@@ -125,23 +128,43 @@ async def _league_ids(session: AsyncSession, leagues: Sequence[str] | None) -> d
 async def scope_state(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> ScopeState:
-    """Count the scope's matches and features per league and season, in one grouped pass
-    (a full read of the scope: callers keep the result per :attr:`ScopeState.version`)."""
+    """Count the scope's matches per league and season in one grouped pass over the matches
+    (callers keep the result per :attr:`ScopeState.version`), and name the leagues whose
+    features are older than their matches.
+
+    A league that never had its counter raised (data written before the counters existed)
+    is checked the slow way, for a match without a features row.
+    """
     version = await scope_version(session, leagues, seasons)
-    t, f = matches_table, match_features_table
+    t, f, v = matches_table, match_features_table, scope_versions_table
     ids = await _league_ids(session, leagues)
     stmt = (
-        select(t.c.league_id, t.c.season, func.count(), func.count(f.c.match_id))
-        .select_from(t.outerjoin(f, f.c.match_id == t.c.id))
+        select(t.c.league_id, t.c.season, func.count())
         .where(*_scope_filter(list(ids) if leagues else None, seasons))
         .group_by(t.c.league_id, t.c.season)
     )
     rows = (await session.execute(stmt)).all()
+    present = {int(row[0]) for row in rows}
+    counters = select(v.c.league_id, v.c.version, v.c.features_version).where(
+        v.c.league_id.in_(sorted(present))
+    )
+    stale: set[int] = set()
+    known: set[int] = set()
+    for league_id, ver, features_ver in (await session.execute(counters)).all():
+        known.add(int(league_id))
+        if features_ver < ver:
+            stale.add(int(league_id))
+    if present - known:
+        unchecked = select(t.c.league_id).distinct()
+        unchecked = unchecked.outerjoin(f, f.c.match_id == t.c.id).where(
+            f.c.match_id.is_(None), t.c.league_id.in_(sorted(present - known))
+        )
+        stale |= {int(i) for i in (await session.execute(unchecked)).scalars()}
     return ScopeState(
         matches=sum(int(row[2]) for row in rows),
         leagues={int(row[0]): ids[int(row[0])] for row in rows},
         seasons=tuple(sorted({str(row[1]) for row in rows})),
-        missing_features=tuple(sorted({ids[int(row[0])] for row in rows if row[3] < row[2]})),
+        missing_features=tuple(sorted(ids[i] for i in stale)),
         version=version,
     )
 

@@ -199,10 +199,13 @@ class BacktestBet(Base):
 
 #: One counter per league, raised in the same transaction as every write to the league's
 #: matches or features (:func:`filterbets_nb.db.match_columns.bump_versions`): what tells a
-#: worker cheaply that the columns it holds for a scope are out of date.
+#: worker cheaply that the columns it holds for a scope are out of date. ``features_version``
+#: is the counter's value when the league's features were last written: lower means matches
+#: changed since.
 scope_versions_table = Table(
     "scope_versions",
     Base.metadata,
     Column("league_id", Integer, primary_key=True),
     Column("version", BigInteger, nullable=False),
+    Column("features_version", BigInteger, nullable=False),
 )

@@ -473,7 +473,7 @@ async def replace_features(session: AsyncSession, league: str, features: pd.Data
     await session.execute(
         delete(match_features_table).where(match_features_table.c.match_id.in_(league_matches))
     )
-    await bump_versions(session, [(await _ids_for(session, [league]))[league]])
+    await bump_versions(session, [(await _ids_for(session, [league]))[league]], features=True)
     rows = features.reset_index()[["match_id", *FEATURE_COLUMNS]]
     rows = rows.assign(computed_at=utcnow())
     if await _copy_frame(session, match_features_table.name, rows):

@@ -7,8 +7,11 @@ Create Date: 2026-12-03 07:30:00
 ``scope_versions`` holds one counter per league, raised in the same transaction as every write
 to that league's matches or features, so a worker can tell in one index lookup whether the
 columns it holds for a scope are still current (reading the matches to find out costs as much
-as reading them again). ``ix_backtest_bets_job_id`` duplicated the leading column of
-``uq_backtest_bets_job_id``: every bet written paid for two indexes where one serves both.
+as reading them again); ``features_version`` is the counter's value when the league's features
+were last computed, so features older than the matches show without reading either.
+
+``ix_backtest_bets_job_id`` duplicated the leading column of ``uq_backtest_bets_job_id``: every
+bet written paid for two indexes where one serves both.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def upgrade() -> None:
         "scope_versions",
         sa.Column("league_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("features_version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("league_id", name=op.f("pk_scope_versions")),
     )
     with op.batch_alter_table("backtest_bets", schema=None) as batch_op:
