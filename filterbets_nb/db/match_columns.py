@@ -230,16 +230,30 @@ async def load_columns(
     source: Any = t
     if any(c in FEATURE_COLUMNS for c in wanted):
         source = t.outerjoin(f, f.c.match_id == t.c.id)
+    # A whole-table read has no WHERE: testing each row against every league and season
+    # costs PostgreSQL a third more than sending it.
     stmt = (
         select(*_expressions(wanted, state, postgres))
         .select_from(source)
-        .where(*_scope_filter(list(state.leagues), state.seasons))
+        .where(
+            *_scope_filter(
+                list(state.leagues) if leagues else None, state.seasons if seasons else None
+            )
+        )
     )
     if postgres:
         raw = await _copy_binary(connection, stmt, wanted, page, progress)
     else:
         raw = await _select_floats(connection, stmt, wanted, page, progress)
-    order = np.lexsort((raw["match_id"], raw["kickoff"]))
+    # Rows of a league or season the state does not know were written after it was read:
+    # left out, they belong to the next version, which the next job reads.
+    keep = np.ones(len(raw["match_id"]), dtype=bool)
+    if "season" in raw:
+        keep &= raw["season"] >= 0
+    if "league" in raw:
+        keep &= np.isin(raw["league"], np.array(sorted(state.leagues), dtype=np.int64))
+    order = np.flatnonzero(keep)
+    order = order[np.lexsort((raw["match_id"][order], raw["kickoff"][order]))]
     data: dict[str, Any] = {}
     teams = await _team_names(session, state) if {"home_team", "away_team"} & set(wanted) else {}
     for name in wanted:

@@ -205,7 +205,7 @@ class BacktestBet(Base):
 scope_versions_table = Table(
     "scope_versions",
     Base.metadata,
-    Column("league_id", Integer, primary_key=True),
+    Column("league_id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
     Column("features_version", BigInteger, nullable=False),
 )

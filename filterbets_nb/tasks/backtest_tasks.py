@@ -89,33 +89,36 @@ async def _matches_for(
     key = _scope_key(leagues, seasons)
     snapshots = _match_snapshots()
     held = snapshots.get(key, version)
-    missing = [
-        c
-        for c in needed_columns(flt)
-        if c in match_columns.LOADABLE and (held is None or c not in held.columns)
-    ]
+    needed = [c for c in needed_columns(flt) if c in match_columns.LOADABLE]
+    missing = [c for c in needed if held is None or c not in held.columns]
     if held is not None and not missing:
         logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
     state = await _scope_state(session, leagues, seasons)
-    started = time.perf_counter()
-    fresh = await match_columns.load_columns(
-        session,
-        missing,
-        leagues,
-        seasons,
-        state,
-        page_size=get_settings().fetch_page_size,
-        progress=progress,
-    )
-    logger.info(
-        "%d matches: read %d columns %s in %.2f s",
-        len(fresh),
-        len(missing),
-        missing,
-        time.perf_counter() - started,
-    )
-    return snapshots.add(key, state.version, fresh)
+    for attempt in range(2):
+        started = time.perf_counter()
+        fresh = await match_columns.load_columns(
+            session,
+            missing,
+            leagues,
+            seasons,
+            state,
+            page_size=get_settings().fetch_page_size,
+            progress=progress,
+        )
+        logger.info(
+            "%d matches: read %d columns %s in %.2f s",
+            len(fresh),
+            len(missing),
+            missing,
+            time.perf_counter() - started,
+        )
+        matches = snapshots.add(key, state.version, fresh)
+        if attempt or set(needed) <= set(matches.columns):
+            break
+        # Matches were added while the columns were read: the held ones no longer line up.
+        missing = needed
+    return matches
 
 
 def _scope(job_scope: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:

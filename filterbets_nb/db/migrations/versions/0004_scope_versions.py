@@ -30,7 +30,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "scope_versions",
-        sa.Column("league_id", sa.Integer(), nullable=False),
+        sa.Column("league_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("features_version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("league_id", name=op.f("pk_scope_versions")),
