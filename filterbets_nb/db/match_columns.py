@@ -383,7 +383,11 @@ async def _select_floats(
         if last is not None:
             page_stmt = page_stmt.where(t.c.id > last)
         rows = (await connection.execute(page_stmt)).all()
-        block = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
+        # Column tuples, not Row objects: numpy would probe each Row for array attributes, a
+        # failed key lookup (and exception) per row that costs ten times the conversion.
+        block = np.empty((len(rows), len(columns)))
+        for i, values in enumerate(zip(*rows, strict=True)):
+            block[:, i] = np.array(values, dtype=np.float64)
         blocks.append(block)
         loaded += len(rows)
         if progress is not None:
