@@ -163,8 +163,31 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+class WorkerRun:
+    """A benchmark's worker: its log, and its main process (the pool are its children)."""
+
+    def __init__(self, log: Path, process: subprocess.Popen[bytes]) -> None:
+        self.log = log
+        self.process = process
+
+    def read_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def pool_peak_rss_mb(self) -> float:
+        """The largest peak resident size (VmHWM) among the pool processes, in MB (Linux)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        peaks = [0.0]
+        for child in children.read_text().split() if children.exists() else []:
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]) / 1024)
+        return max(peaks)
+
+
 @contextlib.contextmanager
-def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[Path]:
+def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[WorkerRun]:
     """A ``celery worker --pool prefork -c N`` on both queues, ready when the block starts."""
     data_dir = Path(env["FILTERBETS_DATA_DIR"])
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +215,7 @@ def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[Path]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {name} did not start; see {log}")
             time.sleep(0.1)
-        yield log
+        yield WorkerRun(log, process)
     finally:
         _stop(process)
         with contextlib.suppress(ValueError):
@@ -480,7 +503,7 @@ def sweep_filters(count: int) -> list[dict[str, Any]]:
     return filters
 
 
-def sweep_speedup(tmp: Path, n_matches: int, n_filters: int) -> None:
+def sweep_speedup(tmp: Path, n_matches: int, n_filters: int) -> float:
     filters = sweep_filters(n_filters)
     walls: dict[int, float] = {}
     bets: dict[int, list[int]] = {}
@@ -534,6 +557,7 @@ def sweep_speedup(tmp: Path, n_matches: int, n_filters: int) -> None:
         f"{os.cpu_count()} CPU cores, shared with PostgreSQL, Redis and the client)",
         flush=True,
     )
+    return speedup
 
 
 # ------------------------------------------------------------------------------------ main

@@ -38,7 +38,7 @@ import pyarrow as pa
 from filterbets_nb import prices, schema, stats
 from filterbets_nb.filters import Filter, FilterError, evaluate
 from filterbets_nb.results import ResultViews
-from filterbets_nb.schema import SETTLEMENT_COLUMNS
+from filterbets_nb.schema import IDENTITY_COLUMNS, MARKET_SETTLEMENT_COLUMNS, SETTLEMENT_COLUMNS
 
 __all__ = [
     "BET_COLUMNS",
@@ -46,6 +46,7 @@ __all__ = [
     "BacktestResult",
     "Selection",
     "fair_close",
+    "needed_columns",
     "run_backtest",
     "select_bets",
     "settle",
@@ -408,3 +409,19 @@ def _bets_frame(matches: pd.DataFrame, flt: Filter, sel: Selection) -> pd.DataFr
         cum_profit=np.cumsum(profit),
     )
     return out[list(BET_COLUMNS)]
+
+
+def needed_columns(flt: Filter) -> tuple[str, ...]:
+    """The matches columns a backtest of ``flt`` reads: identity, what settles its market, its
+    rules' columns, its price, line and the closing prices its CLV reads
+    (:func:`schema.market_columns`), and its probability column (Kelly).
+
+    A frame holding only these gives the same bets as the full one, so the data path loads
+    only them instead of every price of every source.
+    """
+    wanted = [*IDENTITY_COLUMNS, *SETTLEMENT_COLUMNS, *MARKET_SETTLEMENT_COLUMNS[flt.market]]
+    wanted += [flt.column_of(rule.field) for rule in flt.rules]
+    wanted += schema.market_columns(flt.price, flt.market)
+    if flt.prob_field is not None:
+        wanted.append(flt.prob_field)
+    return tuple(dict.fromkeys(wanted))

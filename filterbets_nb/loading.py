@@ -7,7 +7,7 @@ the database exactly as it was, and then recompute the touched leagues' pre-matc
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -17,7 +17,7 @@ from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
 from filterbets_nb.importer import DroppedPrices, ImportedFile, read_football_data
-from filterbets_nb.synthetic import generate_matches
+from filterbets_nb.synthetic import generate_match_blocks
 from filterbets_nb.teamstats import refresh_league
 
 
@@ -94,8 +94,13 @@ class LoadReport:
         return pd.DataFrame(rows, columns=["file", "line", "column", "value", "reason"])
 
 
+#: Rows the demo hands to one upsert: the upsert holds a few Python objects per cell, so a
+#: million matches at once peak at gigabytes; blocks of this size keep it to tens of megabytes.
+_DEMO_BLOCK_ROWS = 20_000
+
+
 async def _store(
-    session: AsyncSession, frames: Sequence[tuple[pd.DataFrame, str]]
+    session: AsyncSession, frames: Iterable[tuple[pd.DataFrame, str]]
 ) -> tuple[LoadReport, list[store.UpsertCounts]]:
     await store.lock_for_import(session)
     counts = store.UpsertCounts()
@@ -169,10 +174,19 @@ def import_csv(
 
 
 def load_demo(*, n_matches: int | None = None, seed: int = 0) -> LoadReport:
-    """Generate the seeded synthetic leagues and store them (idempotent for the same seed)."""
-    frame = generate_matches(n_matches=n_matches, seed=seed)
+    """Generate the seeded synthetic leagues and store them (idempotent for the same seed).
+
+    The matches are generated and written a block at a time, so a million of them never sit
+    in memory at once.
+    """
     ensure_schema()
-    report, _ = run_async(
-        lambda s: _store(s, [(frame.drop(columns="match_id"), f"synthetic:{seed}")])
-    )
+    source = f"synthetic:{seed}"
+
+    def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
+        for block in generate_match_blocks(n_matches=n_matches, seed=seed):
+            rows = block.drop(columns="match_id")
+            for start in range(0, len(rows), _DEMO_BLOCK_ROWS):
+                yield rows.iloc[start : start + _DEMO_BLOCK_ROWS], source
+
+    report, _ = run_async(lambda s: _store(s, blocks()))
     return report

@@ -174,3 +174,10 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
 FEATURE_COLUMNS: Final[tuple[str, ...]] = tuple(
     f"{side}_{name}" for side in ("home", "away") for name in FEATURE_NAMES
 )
+
+#: The result columns that settle a bet on each market, besides the identity columns. The data
+#: path reads exactly these for a filter's market, so a market settled from more (a handicap
+#: line, corners...) adds them to its entry here and nothing else changes.
+MARKET_SETTLEMENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    market: ("fthg", "ftag") for market in ODDS_MARKETS
+}

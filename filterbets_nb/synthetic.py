@@ -48,7 +48,13 @@ import pandas as pd
 
 from .schema import LINE_COLUMNS, MATCH_COLUMNS, ODDS_COLUMNS, season_of
 
-__all__ = ["DEFAULT_DEMO", "SYNTHETIC_LEAGUES", "DemoArguments", "generate_matches"]
+__all__ = [
+    "DEFAULT_DEMO",
+    "SYNTHETIC_LEAGUES",
+    "DemoArguments",
+    "generate_match_blocks",
+    "generate_matches",
+]
 
 
 class DemoArguments(TypedDict, total=False):
@@ -141,6 +147,23 @@ def generate_matches(
     are Saturdays 15:00 or Sundays 16:30 between August and May, plus a few midweek rounds
     (Tuesday 19:45 / Wednesday 20:00).  Teams keep their league across seasons (no promotion).
     """
+    frame = _generate(
+        n_matches, leagues, seasons, teams_per_league, seed, start_season, blocks=False
+    )
+    assert isinstance(frame, pd.DataFrame)
+    return frame
+
+
+def _generate(
+    n_matches: int | None,
+    leagues: Sequence[str],
+    seasons: Sequence[str] | int,
+    teams_per_league: int,
+    seed: int,
+    start_season: int,
+    *,
+    blocks: bool,
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
     league_codes = _check_leagues(leagues)
     years = _season_years(seasons, start_season)
     if not 2 <= teams_per_league <= 40:
@@ -156,7 +179,32 @@ def generate_matches(
         # Seasons after the one that reaches n_matches would all be cut by the truncation.
         per_season = fixtures.size * len(league_codes)
         years = years[: max(1, math.ceil(n_matches / per_season))]
-    return _Generator(league_codes, years, fixtures, seed).frame(n_matches)
+    generator = _Generator(league_codes, years, fixtures, seed)
+    if blocks:
+        return generator.blocks(n_matches)
+    return generator.frame(n_matches)
+
+
+def generate_match_blocks(
+    *,
+    n_matches: int | None = None,
+    leagues: Sequence[str] = SYNTHETIC_LEAGUES,
+    seasons: Sequence[str] | int = 3,
+    teams_per_league: int = 20,
+    seed: int = 0,
+    start_season: int = 2021,
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`generate_matches` (same arguments) as blocks of whole league-seasons
+    of about 60,000 rows, each in kick-off order, made one at a time.
+
+    Concatenated and sorted by ``match_id`` they are the frame :func:`generate_matches` returns;
+    a million matches are never in memory at once.
+    """
+    blocks = _generate(
+        n_matches, leagues, seasons, teams_per_league, seed, start_season, blocks=True
+    )
+    assert not isinstance(blocks, pd.DataFrame)
+    return blocks
 
 
 def _check_leagues(leagues: Sequence[str]) -> list[str]:
@@ -290,6 +338,38 @@ class _Generator:
         self.seed = seed
 
     def frame(self, n_matches: int | None) -> pd.DataFrame:
+        home, away, kickoff, order, dest = self._schedule(n_matches)
+        n = order.size
+        # column-major so that every odds column of the frame is a contiguous view, not a copy
+        odds = np.full((n, len(ODDS_COLUMNS)), np.nan, order="F")
+        goals = np.empty((n, 4), dtype=np.int64)
+        for at, chunk_goals, chunk_odds in self._played(home, away, dest):
+            goals[at] = chunk_goals
+            odds[at] = chunk_odds
+        return self._assemble(order, home, away, kickoff, goals, odds)
+
+    def blocks(self, n_matches: int | None) -> Iterator[pd.DataFrame]:
+        """The rows of :meth:`frame`, a chunk of league-seasons at a time (kick-off order)."""
+        home, away, kickoff, order, dest = self._schedule(n_matches)
+        for at, chunk_goals, chunk_odds in self._played(home, away, dest):
+            sort = np.argsort(at, kind="stable")
+            rows = at[sort]
+            odds = np.asfortranarray(chunk_odds[sort])
+            yield self._assemble(
+                order[rows], home, away, kickoff, chunk_goals[sort], odds, first_rows=rows
+            )
+
+    def _schedule(
+        self, n_matches: int | None
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.datetime64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+    ]:
+        """Every fixture's home and away team and kick-off (generation order); the kept
+        fixtures in output order; and each fixture's output row (-1: truncated away)."""
         fx = self.fixtures
         n_ls = len(self.codes) * len(self.years)
         per = fx.size
@@ -319,10 +399,18 @@ class _Generator:
         # dest[row in generation order] = row in the output (-1: truncated away)
         dest = np.full(total, -1, dtype=np.int64)
         dest[order] = np.arange(n)
-        # --- results and prices, chunk by chunk of league-seasons --------------------------
-        # column-major so that every odds column of the frame is a contiguous view, not a copy
-        odds = np.full((n, len(ODDS_COLUMNS)), np.nan, order="F")
-        goals = np.empty((n, 4), dtype=np.int64)
+        return home, away, kickoff, order, dest
+
+    def _played(
+        self,
+        home: npt.NDArray[np.int64],
+        away: npt.NDArray[np.int64],
+        dest: npt.NDArray[np.int64],
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+        """Results and prices, chunk by chunk of league-seasons: each chunk's output rows, goals
+        and odds of its kept fixtures."""
+        per = self.fixtures.size
+        n_ls = len(self.codes) * len(self.years)
         strengths = self._strengths()
         for first_ls, last_ls in self._chunks(n_ls, per, dest):
             rows = np.arange(first_ls * per, last_ls * per)
@@ -336,9 +424,7 @@ class _Generator:
             )
             lam_away = np.exp(mu[ls_of_row] + att[ls_of_row, a] - dfn[ls_of_row, h])
             chunk_goals, chunk_odds = _play(lam_home, lam_away, draws)
-            goals[dest[rows[keep]]] = chunk_goals[keep]
-            odds[dest[rows[keep]]] = chunk_odds[keep]
-        return self._assemble(order, per, home, away, kickoff, goals, odds)
+            yield dest[rows[keep]], chunk_goals[keep], chunk_odds[keep]
 
     def _league_seasons(self) -> Iterator[tuple[str, int]]:
         for code in self.codes:
@@ -419,14 +505,18 @@ class _Generator:
     def _assemble(
         self,
         order: npt.NDArray[np.int64],
-        per: int,
         home: npt.NDArray[np.int64],
         away: npt.NDArray[np.int64],
         kickoff: npt.NDArray[np.datetime64],
         goals: npt.NDArray[np.int64],
         odds: npt.NDArray[np.float64],
+        first_rows: npt.NDArray[np.int64] | None = None,
     ) -> pd.DataFrame:
+        """Output rows from the fixtures ``order`` lists; ``first_rows``: their positions in
+        the whole output (``match_id - 1``), when these are not all of it."""
+        per = self.fixtures.size
         teams = self.fixtures.teams
+        ids = np.arange(order.size, dtype=np.int64) if first_rows is None else first_rows
         names = _team_names(self.codes, teams, self.seed)
         ls = order // per
         league_idx = ls // len(self.years)
@@ -435,7 +525,7 @@ class _Generator:
         codes = np.array(self.codes, dtype=object)
         labels = np.array([season_of(y, 8) for y in self.years], dtype=object)
         columns = {
-            "match_id": np.arange(1, order.size + 1, dtype=np.int64),
+            "match_id": ids + 1,
             "league": pd.array(codes[league_idx], dtype="str"),
             "season": pd.array(labels[year_idx], dtype="str"),
             "kickoff": kickoff[order].astype("datetime64[ns]"),

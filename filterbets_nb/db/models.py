@@ -181,9 +181,8 @@ class BacktestBet(Base):
     __table_args__ = (UniqueConstraint("job_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("backtest_jobs.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: the (job_id, seq) unique constraint serves lookups by job.
+    job_id: Mapped[str] = mapped_column(ForeignKey("backtest_jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     kickoff: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -200,3 +199,17 @@ class BacktestBet(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     p_fair_close: Mapped[float | None] = mapped_column(Float, nullable=True)
     clv: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+#: One counter per league, raised in the same transaction as every write to the league's
+#: matches or features (:func:`filterbets_nb.db.match_columns.bump_versions`): what tells a
+#: worker cheaply that the columns it holds for a scope are out of date. ``features_version``
+#: is the counter's value when the league's features were last written: lower means matches
+#: changed since.
+scope_versions_table = Table(
+    "scope_versions",
+    Base.metadata,
+    Column("league_id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("features_version", BigInteger, nullable=False),
+)

@@ -8,7 +8,8 @@ needs from the database, so links may run on different machines. The job row in
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -17,14 +18,14 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.config import get_settings
-from filterbets_nb.db import store
+from filterbets_nb.db import match_columns, store
 from filterbets_nb.db.models import utcnow
-from filterbets_nb.engine import run_backtest
+from filterbets_nb.engine import needed_columns, run_backtest
 from filterbets_nb.filters import Filter
 from filterbets_nb.stats import compute_stats, to_jsonable
 from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
-from filterbets_nb.tasks.match_cache import MatchCache
+from filterbets_nb.tasks.match_cache import MatchSnapshots
 from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
 from filterbets_nb.teamstats import refresh_league
 
@@ -41,15 +42,83 @@ CHAIN_OPTIONS: dict[str, Any] = {
 }
 
 
-_cache: MatchCache | None = None
+_snapshots: MatchSnapshots | None = None
 
 
-def _match_cache() -> MatchCache:
-    """This process's cache of loaded matches (see :mod:`.match_cache`), made on first use."""
-    global _cache
-    if _cache is None:
-        _cache = MatchCache(get_settings().match_cache_mb * 2**20)
-    return _cache
+def _match_snapshots() -> MatchSnapshots:
+    """This process's snapshots of loaded matches (see :mod:`.match_cache`), made on first use."""
+    global _snapshots
+    if _snapshots is None:
+        _snapshots = MatchSnapshots(get_settings().match_cache_mb * 2**20)
+    return _snapshots
+
+
+def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> tuple[Any, ...]:
+    return (get_settings().database, tuple(sorted(leagues or ())), tuple(sorted(seasons or ())))
+
+
+async def _scope_state(
+    session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> match_columns.ScopeState:
+    """The scope's counts, read again only when its version moved since this process read them."""
+    version = await match_columns.scope_version(session, leagues, seasons)
+    key = _scope_key(leagues, seasons)
+    state = _match_snapshots().state(key, version)
+    if state is None:
+        state = await match_columns.scope_state(session, leagues, seasons)
+        _match_snapshots().keep_state(key, state)
+    return state
+
+
+async def _matches_for(
+    session: AsyncSession,
+    flt: Filter,
+    job_scope: dict[str, Any],
+    *,
+    progress: Callable[[int], object] | None = None,
+) -> pd.DataFrame:
+    """The scope's matches with the columns ``flt`` needs (:func:`needed_columns`), read from
+    the database only where this process's snapshot of the scope lacks them or is out of date.
+
+    The returned frame may hold more columns than ``flt`` needs (those earlier jobs read).
+    Data written between the version read and the load is simply newer: the next job reads a
+    newer version and drops this snapshot.
+    """
+    leagues, seasons = _scope(job_scope)
+    version = await match_columns.scope_version(session, leagues, seasons)
+    key = _scope_key(leagues, seasons)
+    snapshots = _match_snapshots()
+    held = snapshots.get(key, version)
+    needed = [c for c in needed_columns(flt) if c in match_columns.LOADABLE]
+    missing = [c for c in needed if held is None or c not in held.columns]
+    if held is not None and not missing:
+        logger.info("%d matches from this process's cache (snapshot)", len(held))
+        return held
+    state = await _scope_state(session, leagues, seasons)
+    for attempt in range(2):
+        started = time.perf_counter()
+        fresh = await match_columns.load_columns(
+            session,
+            missing,
+            leagues,
+            seasons,
+            state,
+            page_size=get_settings().fetch_page_size,
+            progress=progress,
+        )
+        logger.info(
+            "%d matches: read %d columns %s in %.2f s",
+            len(fresh),
+            len(missing),
+            missing,
+            time.perf_counter() - started,
+        )
+        matches = snapshots.add(key, state.version, fresh)
+        if attempt or set(needed) <= set(matches.columns):
+            break
+        # Matches were added while the columns were read: the held ones no longer line up.
+        missing = needed
+    return matches
 
 
 def _scope(job_scope: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
@@ -70,10 +139,10 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
             raise Ignore()
         flt = Filter.from_dict(job.filter)  # FilterError (a ValueError): never retried
         leagues, seasons = _scope(job.scope)
-        stale = await store.matches_missing_features(session, leagues)
-        for league in stale:
+        state = await _scope_state(session, leagues, seasons)
+        for league in state.missing_features:
             await refresh_league(session, league)
-        total = await store.count_matches(session, leagues, seasons)
+        total = state.matches
         if total == 0:
             raise ValueError(
                 f"no matches stored for leagues={leagues or 'all'} seasons={seasons or 'all'}"
@@ -110,27 +179,14 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
             job = await store.get_job(session, job_id)
             if job is None:
                 raise ValueError(f"unknown backtest job {job_id!r}")
-            leagues, seasons = _scope(job.scope)
             await store.update_job(session, job_id, status="PROGRESS")
             flt = Filter.from_dict(job.filter)
-            key = (
-                settings.database,
-                tuple(sorted(leagues or ())),
-                tuple(sorted(seasons or ())),
-                await store.matches_version(session, leagues, seasons),
-            )
-            cached = _match_cache().get(key)
-            if cached is not None:
-                logger.info("job %s: %d matches from this process's cache", job_id, len(cached))
-                return flt, cached
-            matches = await store.load_matches(
+            matches = await _matches_for(
                 session,
-                leagues,
-                seasons,
-                page_size=settings.fetch_page_size,
+                flt,
+                job.scope,
                 progress=lambda loaded: recorder.set(loaded, 2 * max(expected, loaded)),
             )
-            _match_cache().put(key, matches)
             return flt, matches
 
         flt, matches = task_db(load)

@@ -1,0 +1,150 @@
+"""The narrow data path: only the columns a filter needs, as columns, reused while unchanged.
+
+On SQLite and PostgreSQL: a backtest over the columns :func:`needed_columns` names, read by
+:func:`load_columns`, places the very bets a backtest over the full ``load_matches`` frame
+places (NULL prices and features included); and the worker's snapshot of a scope is reused
+while its data is unchanged and dropped by an import, a price change and a feature refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import update
+
+from filterbets_nb.config import get_settings
+from filterbets_nb.db import match_columns, store
+from filterbets_nb.db.migrate import upgrade
+from filterbets_nb.db.models import match_features_table, matches_table
+from filterbets_nb.db.session import run_async, run_coro
+from filterbets_nb.engine import needed_columns, run_backtest
+from filterbets_nb.filters import F, Filter, FilterError
+from filterbets_nb.loading import load_demo
+from filterbets_nb.synthetic import generate_matches
+from filterbets_nb.teamstats import refresh_league
+from tests.test_db import _drop_all
+
+FILTERS = [
+    (F.home_odds.between(1.6, 2.4) & (F.home_form_pts_5 >= 6)).bet("home", price="avg"),
+    (F.draw_odds > 3.1).bet("draw", price="b365"),
+    (F.league.isin(["SYN1", "SYN3"]) & (F.away_gf_avg >= 1.2)).bet("away", price="max"),
+    ((F.season == "2021-22") & (F.date >= "2021-10-01") & (F.over25_odds <= 2.0)).bet("over25"),
+    F.avg_close_under25.between(1.5, 2.5).bet("under25", price="avg_close"),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Demo matches in a fresh database of each kind, with NULL prices and NULL features."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        run_coro(lambda: _drop_all(url))
+        monkeypatch.setenv("FILTERBETS_DATABASE_URL", url)
+        get_settings.cache_clear()
+    url = get_settings().database
+    upgrade(url)
+    load_demo(n_matches=1200, seed=4)
+
+    async def holes(session: Any) -> None:
+        t, f = matches_table, match_features_table
+        no_price = {"avg_home": None, "b365_draw": None}
+        await session.execute(update(t).where(t.c.id % 7 == 0).values(**no_price))
+        await session.execute(update(t).where(t.c.id % 11 == 0).values(max_away=None))
+        await session.execute(
+            update(f).where(f.c.match_id % 5 == 0).values(home_form_pts_5=None, away_gf_avg=None)
+        )
+
+    run_async(holes)
+    yield url
+
+
+def _bets(flt: Filter, matches: pd.DataFrame) -> pd.DataFrame:
+    bets = run_backtest(matches, flt).bets
+    text = ["league", "season", "home_team", "away_team"]
+    return bets.astype(dict.fromkeys(text, str))
+
+
+def test_narrow_columns_place_the_same_bets_as_the_full_frame(database: str) -> None:
+    for leagues, seasons in ((None, None), (["SYN1", "SYN3"], ["2021-22"])):
+        full = run_async(lambda s, lg=leagues, ss=seasons: store.load_matches(s, lg, ss))
+        assert full["avg_home"].isna().any() and full["home_form_pts_5"].isna().any()
+        for flt in FILTERS:
+
+            async def narrow(
+                session: Any, flt: Filter = flt, lg: Any = leagues, ss: Any = seasons
+            ) -> pd.DataFrame:
+                state = await match_columns.scope_state(session, lg, ss)
+                return await match_columns.load_columns(session, needed_columns(flt), lg, ss, state)
+
+            columns = run_async(narrow)
+            assert set(columns.columns) == set(needed_columns(flt))
+            expected = _bets(flt, full)
+            assert len(expected) > 0, flt.describe()
+            pd.testing.assert_frame_equal(_bets(flt, columns), expected)
+    # A column the database does not hold is left out, and the engine names it as before.
+    kelly = Filter.where(market="home", staking="kelly", prob_field="model_p")
+    with pytest.raises(FilterError, match="model_p"):
+        run_backtest(full, kelly)
+    state = run_async(lambda s: match_columns.scope_state(s, None, None))
+    narrow_frame = run_async(
+        lambda s: match_columns.load_columns(s, needed_columns(kelly), None, None, state)
+    )
+    with pytest.raises(FilterError, match="model_p"):
+        run_backtest(narrow_frame, kelly)
+
+
+def test_snapshot_is_reused_until_an_import_a_price_change_or_a_feature_refresh(
+    database: str,
+) -> None:
+    from filterbets_nb.tasks import backtest_tasks
+
+    flt = (F.home_odds.between(1.6, 2.4) & (F.home_form_pts_5 >= 6)).bet("home")
+    scope = {"leagues": ["SYN1"], "seasons": None}
+    backtest_tasks._match_snapshots().clear()
+
+    def matches() -> pd.DataFrame:
+        return run_async(lambda s: backtest_tasks._matches_for(s, flt, scope))
+
+    first = matches()
+    assert matches() is first  # unchanged data: the snapshot itself
+
+    # Another filter's columns are added to the snapshot, not read again with the rest.
+    draw = (F.away_form_pts_10 >= 8).bet("draw", price="b365")
+    wider = run_async(lambda s: backtest_tasks._matches_for(s, draw, scope))
+    assert {"away_form_pts_10", "b365_draw", "avg_home"} <= set(wider.columns)
+    assert matches() is wider
+
+    # An import of new matches into the scope.
+    extra = generate_matches(n_matches=40, leagues=["SYN1"], seed=9, start_season=2030)
+    run_async(lambda s: store.upsert_matches(s, extra.drop(columns="match_id"), "more"))
+    imported = matches()
+    assert imported is not wider and len(imported) == len(wider) + 40
+
+    # A changed price of one stored match, re-imported.
+    demo = generate_matches(n_matches=1200, seed=4).drop(columns="match_id")
+    row = demo[demo["league"] == "SYN1"].iloc[[3]].assign(avg_home=9.5)
+    counts = run_async(lambda s: store.upsert_matches(s, row, "repriced"))
+    assert counts.updated == 1
+    repriced = matches()
+    assert repriced is not imported
+    assert (repriced["avg_home"] == 9.5).sum() == 1
+    # Importing the same rows again changes nothing, so nothing is read again.
+    assert run_async(lambda s: store.upsert_matches(s, row, "repriced")).unchanged == 1
+    assert matches() is repriced
+
+    # A feature refresh (it rewrites the league's features even when their values are equal).
+    run_async(lambda s: refresh_league(s, "SYN1"))
+    refreshed = matches()
+    assert refreshed is not repriced
+    assert refreshed["home_form_pts_5"].notna().sum() > repriced["home_form_pts_5"].notna().sum()
+    assert matches() is refreshed
+
+    # A change in another league leaves this scope's snapshot alone.
+    run_async(lambda s: refresh_league(s, "SYN2"))
+    assert matches() is refreshed
