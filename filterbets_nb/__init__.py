@@ -27,6 +27,7 @@ from filterbets_nb.config import Settings, get_settings
 from filterbets_nb.engine import run_backtest
 from filterbets_nb.filters import F, Filter, FilterError
 from filterbets_nb.loading import import_csv, load_demo
+from filterbets_nb.research.runs import load_sweep, scan, simulate, sweep, walk_forward
 
 __all__ = [
     "BacktestCancelled",
@@ -44,12 +45,17 @@ __all__ = [
     "jobs",
     "load_demo",
     "load_results",
+    "load_sweep",
     "matches",
     "refresh_team_stats",
     "run_backtest",
+    "scan",
+    "simulate",
     "start_worker",
+    "sweep",
     "task_status",
     "team_stats",
+    "walk_forward",
     "workers",
 ]
 

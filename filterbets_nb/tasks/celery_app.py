@@ -34,6 +34,7 @@ celery_app = Celery(
         "filterbets_nb.tasks.stats_tasks",
         "filterbets_nb.tasks.backtest_tasks",
         "filterbets_nb.tasks.diagnostics",
+        "filterbets_nb.tasks.research_tasks",
     ],
 )
 
@@ -77,6 +78,7 @@ celery_app.conf.task_routes = {
     "filterbets_nb.tasks.stats_tasks.*": {"queue": "stats"},
     "filterbets_nb.tasks.backtest_tasks.*": {"queue": "backtest"},
     "filterbets_nb.tasks.diagnostics.*": {"queue": "backtest"},
+    "filterbets_nb.tasks.research_tasks.*": {"queue": "backtest"},
 }
 
 

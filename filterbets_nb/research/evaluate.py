@@ -1,0 +1,188 @@
+"""Evaluate many filters over one loaded frame of matches: the work of a sweep, in one place.
+
+Workers call :func:`evaluate_points` on their chunk of a sweep; the in-process sweep (tests,
+benchmarks' baseline, the honesty demo) calls it on the whole grid. Each filter goes through the
+engine's hot path (:func:`filterbets_nb.engine.select_bets`) and the summary through
+:func:`filterbets_nb.stats.compute_stats`, so a sweep's numbers are a backtest's numbers.
+
+Besides the summary, every row keeps *additive* sums per season (bets, wins, stakes, profit, the
+prices' expected wins and their variance, and the first four power sums of per-bet returns
+``r = profit / stake``). Sums add up over any set of seasons, so walk-forward folds and the
+deflated Sharpe ratio need no second pass over the matches: :func:`metrics_from_sums` turns
+them into ROI, hit rate, z-score, one-sided p-value, Sharpe ratio, skewness and kurtosis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from filterbets_nb.engine import select_bets
+from filterbets_nb.filters import Filter
+from filterbets_nb.research.grid import GridPoint
+from filterbets_nb.research.multiple import one_sided_p
+from filterbets_nb.stats import compute_stats, to_jsonable
+
+__all__ = ["SUM_KEYS", "add_sums", "evaluate_filter", "evaluate_points", "metrics_from_sums"]
+
+#: Additive figures kept per season for every filter of a sweep.
+SUM_KEYS: Final[tuple[str, ...]] = (
+    "bets",
+    "wins",
+    "staked",
+    "profit",
+    "exp_wins",
+    "var_wins",
+    "r1",
+    "r2",
+    "r3",
+    "r4",
+)
+
+#: Metrics :func:`metrics_from_sums` derives (larger is better for all but ``p_edge``).
+SUM_METRICS: Final[tuple[str, ...]] = (
+    "bets",
+    "wins",
+    "staked",
+    "profit",
+    "roi",
+    "hit_rate",
+    "z_score",
+    "p_edge",
+    "sharpe",
+    "skew",
+    "kurtosis",
+)
+
+
+def _season_sums(
+    season: np.ndarray, odds: np.ndarray, stake: np.ndarray, won: np.ndarray, profit: np.ndarray
+) -> dict[str, dict[str, float]]:
+    q = 1.0 / odds
+    r = profit / stake
+    frame = pd.DataFrame(
+        {
+            "bets": np.ones(len(r)),
+            "wins": won.astype(np.float64),
+            "staked": stake,
+            "profit": profit,
+            "exp_wins": q,
+            "var_wins": q * (1.0 - q),
+            "r1": r,
+            "r2": r**2,
+            "r3": r**3,
+            "r4": r**4,
+        },
+        index=pd.Index(season, name="season"),
+    )
+    sums = frame.groupby(level="season", sort=True).sum()
+    return {str(k): {str(c): float(v) for c, v in row.items()} for k, row in sums.iterrows()}
+
+
+def evaluate_filter(
+    matches: pd.DataFrame, flt: Filter, kickoff: np.ndarray | None = None
+) -> dict[str, Any]:
+    """``{"summary": jsonable compute_stats, "seasons": {season: sums}}`` for one filter.
+
+    ``kickoff`` (the frame's kick-offs as datetime64, computed once per frame by the caller)
+    orders the bets as the engine does; the frame is expected in kick-off order already.
+    """
+    sel = select_bets(matches, flt)
+    times = (pd.to_datetime(matches["kickoff"]).to_numpy() if kickoff is None else kickoff)[
+        sel.rows
+    ]
+    order = np.argsort(times, kind="stable")
+    rows = sel.rows[order]
+    closing_column = flt.closing_column
+    closing = (
+        matches[closing_column].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        if closing_column in matches.columns
+        else np.full(len(rows), np.nan)
+    )
+    bets = pd.DataFrame(
+        {
+            "kickoff": times[order],
+            "odds": sel.odds[order],
+            "closing_odds": closing,
+            "stake": sel.stake[order],
+            "won": sel.won[order],
+            "profit": sel.profit[order],
+        }
+    )
+    summary = compute_stats(
+        bets,
+        skipped_no_odds=sel.skipped_no_odds,
+        skipped_no_edge=sel.skipped_no_edge,
+        matches_considered=sel.matches_considered,
+    )
+    seasons = matches["season"].to_numpy()[rows].astype(str)
+    return {
+        "summary": to_jsonable(summary),
+        "seasons": _season_sums(
+            seasons, bets["odds"].to_numpy(), bets["stake"].to_numpy(), sel.won[order],
+            bets["profit"].to_numpy(),
+        ),
+    }  # fmt: skip
+
+
+def evaluate_points(
+    matches: pd.DataFrame,
+    points: Sequence[GridPoint],
+    *,
+    start: int = 0,
+    progress: Callable[[int, int], object] | None = None,
+) -> list[dict[str, Any]]:
+    """One stored row per grid point: ``idx`` (``start`` + position), params, filter, figures."""
+    kickoff = pd.to_datetime(matches["kickoff"]).to_numpy()
+    rows: list[dict[str, Any]] = []
+    for i, point in enumerate(points):
+        figures = evaluate_filter(matches, Filter.from_dict(point.filter), kickoff)
+        rows.append({"idx": start + i, "params": point.params, "filter": point.filter, **figures})
+        if progress is not None:
+            progress(i + 1, len(points))
+    return rows
+
+
+def add_sums(parts: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """The sums of several seasons (missing keys count as 0)."""
+    total = dict.fromkeys(SUM_KEYS, 0.0)
+    for part in parts:
+        for key in SUM_KEYS:
+            total[key] += float(part.get(key, 0.0))
+    return total
+
+
+def metrics_from_sums(sums: Mapping[str, float]) -> dict[str, float]:
+    """ROI, hit rate, z-score, one-sided p (``p_edge``), and the Sharpe ratio, skewness and
+    kurtosis of per-bet returns, from :data:`SUM_KEYS` sums (NaN where undefined)."""
+    n = float(sums.get("bets", 0.0))
+    staked, profit, wins = (float(sums.get(k, 0.0)) for k in ("staked", "profit", "wins"))
+    nan = math.nan
+    var_wins = float(sums.get("var_wins", 0.0))
+    z = (wins - float(sums.get("exp_wins", 0.0))) / math.sqrt(var_wins) if var_wins > 0 else nan
+    sharpe = skew = kurt = nan
+    if n >= 2:
+        m1, m2, m3, m4 = (float(sums.get(f"r{k}", 0.0)) / n for k in (1, 2, 3, 4))
+        var = m2 - m1**2
+        if var > 1e-12:
+            sd = math.sqrt(var)
+            sharpe = m1 / sd
+            skew = (m3 - 3 * m1 * m2 + 2 * m1**3) / sd**3
+            kurt = (m4 - 4 * m1 * m3 + 6 * m1**2 * m2 - 3 * m1**4) / var**2
+    return {
+        "bets": n,
+        "wins": wins,
+        "staked": staked,
+        "profit": profit,
+        "roi": profit / staked if staked > 0 else nan,
+        "hit_rate": wins / n if n > 0 else nan,
+        "z_score": z,
+        "p_edge": one_sided_p(z),
+        "sharpe": sharpe,
+        "skew": skew,
+        "kurtosis": kurt,
+    }
