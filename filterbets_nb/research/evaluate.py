@@ -59,43 +59,58 @@ SUM_METRICS: Final[tuple[str, ...]] = (
 )
 
 
+class _Frame:
+    """What every filter of a sweep needs from the matches, computed once per frame."""
+
+    def __init__(self, matches: pd.DataFrame) -> None:
+        self.matches = matches
+        self.kickoff = pd.to_datetime(matches["kickoff"]).to_numpy()
+        codes, labels = pd.factorize(matches["season"].astype(str), sort=True)
+        self.season_code = codes.astype(np.intp)
+        self.seasons = [str(label) for label in labels]
+
+
 def _season_sums(
-    season: np.ndarray, odds: np.ndarray, stake: np.ndarray, won: np.ndarray, profit: np.ndarray
+    frame: _Frame,
+    rows: np.ndarray,
+    odds: np.ndarray,
+    stake: np.ndarray,
+    won: np.ndarray,
+    profit: np.ndarray,
 ) -> dict[str, dict[str, float]]:
+    """:data:`SUM_KEYS` per season of the bets at ``rows`` (seasons without bets left out)."""
+    code = frame.season_code[rows]
     q = 1.0 / odds
     r = profit / stake
-    frame = pd.DataFrame(
-        {
-            "bets": np.ones(len(r)),
-            "wins": won.astype(np.float64),
-            "staked": stake,
-            "profit": profit,
-            "exp_wins": q,
-            "var_wins": q * (1.0 - q),
-            "r1": r,
-            "r2": r**2,
-            "r3": r**3,
-            "r4": r**4,
-        },
-        index=pd.Index(season, name="season"),
-    )
-    sums = frame.groupby(level="season", sort=True).sum()
-    return {str(k): {str(c): float(v) for c, v in row.items()} for k, row in sums.iterrows()}
+    values = {
+        "bets": np.ones(len(r)),
+        "wins": won.astype(np.float64),
+        "staked": stake,
+        "profit": profit,
+        "exp_wins": q,
+        "var_wins": q * (1.0 - q),
+        "r1": r,
+        "r2": r**2,
+        "r3": r**3,
+        "r4": r**4,
+    }
+    width = len(frame.seasons)
+    sums = {k: np.bincount(code, weights=v, minlength=width) for k, v in values.items()}
+    return {
+        season: {k: float(sums[k][i]) for k in SUM_KEYS}
+        for i, season in enumerate(frame.seasons)
+        if sums["bets"][i] > 0
+    }  # fmt: skip
 
 
-def evaluate_filter(
-    matches: pd.DataFrame, flt: Filter, kickoff: np.ndarray | None = None
-) -> dict[str, Any]:
+def evaluate_filter(frame: _Frame, flt: Filter) -> dict[str, Any]:
     """``{"summary": jsonable compute_stats, "seasons": {season: sums}}`` for one filter.
 
-    ``kickoff`` (the frame's kick-offs as datetime64, computed once per frame by the caller)
-    orders the bets as the engine does; the frame is expected in kick-off order already.
+    The frame is expected in kick-off order; bets are ordered by kick-off as the engine does.
     """
+    matches = frame.matches
     sel = select_bets(matches, flt)
-    times = (pd.to_datetime(matches["kickoff"]).to_numpy() if kickoff is None else kickoff)[
-        sel.rows
-    ]
-    order = np.argsort(times, kind="stable")
+    order = np.argsort(frame.kickoff[sel.rows], kind="stable")
     rows = sel.rows[order]
     closing_column = flt.closing_column
     closing = (
@@ -103,14 +118,15 @@ def evaluate_filter(
         if closing_column in matches.columns
         else np.full(len(rows), np.nan)
     )
+    odds, stake, won, profit = sel.odds[order], sel.stake[order], sel.won[order], sel.profit[order]
     bets = pd.DataFrame(
         {
-            "kickoff": times[order],
-            "odds": sel.odds[order],
+            "kickoff": frame.kickoff[rows],
+            "odds": odds,
             "closing_odds": closing,
-            "stake": sel.stake[order],
-            "won": sel.won[order],
-            "profit": sel.profit[order],
+            "stake": stake,
+            "won": won,
+            "profit": profit,
         }
     )
     summary = compute_stats(
@@ -119,14 +135,10 @@ def evaluate_filter(
         skipped_no_edge=sel.skipped_no_edge,
         matches_considered=sel.matches_considered,
     )
-    seasons = matches["season"].to_numpy()[rows].astype(str)
     return {
         "summary": to_jsonable(summary),
-        "seasons": _season_sums(
-            seasons, bets["odds"].to_numpy(), bets["stake"].to_numpy(), sel.won[order],
-            bets["profit"].to_numpy(),
-        ),
-    }  # fmt: skip
+        "seasons": _season_sums(frame, rows, odds, stake, won, profit),
+    }
 
 
 def evaluate_points(
@@ -137,10 +149,10 @@ def evaluate_points(
     progress: Callable[[int, int], object] | None = None,
 ) -> list[dict[str, Any]]:
     """One stored row per grid point: ``idx`` (``start`` + position), params, filter, figures."""
-    kickoff = pd.to_datetime(matches["kickoff"]).to_numpy()
+    frame = _Frame(matches)
     rows: list[dict[str, Any]] = []
     for i, point in enumerate(points):
-        figures = evaluate_filter(matches, Filter.from_dict(point.filter), kickoff)
+        figures = evaluate_filter(frame, Filter.from_dict(point.filter))
         rows.append({"idx": start + i, "params": point.params, "filter": point.filter, **figures})
         if progress is not None:
             progress(i + 1, len(points))

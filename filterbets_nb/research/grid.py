@@ -16,7 +16,7 @@ import numpy as np
 
 from filterbets_nb.filters import Filter, FilterError
 
-__all__ = ["GridPoint", "MakeFilter", "expand_grid", "points_from_filters"]
+__all__ = ["GridPoint", "MakeFilter", "expand_grid", "points_from_filters", "template_filter"]
 
 MakeFilter = Callable[..., Filter | Mapping[str, Any]]
 
@@ -82,3 +82,32 @@ def points_from_filters(filters: Sequence[Filter | Mapping[str, Any]]) -> list[G
         lambda **point: filters[int(point["filter"])],
         {"filter": list(range(len(filters)))},
     )
+
+
+def template_filter(template: Mapping[str, Any], names: Sequence[str]) -> MakeFilter:
+    """A ``make_filter`` from a filter dict whose values may be ``"$name"`` placeholders.
+
+    This is how a sweep is written as data (``filterbets-nb sweep SPEC.json``): every string
+    equal to ``"$" + grid name`` is replaced by that grid value. A placeholder without a grid
+    parameter, or a grid parameter no placeholder uses, is an error naming it.
+    """
+    used: set[str] = set()
+
+    def walk(value: Any, bind: Mapping[str, Any] | None) -> Any:
+        if isinstance(value, str) and value.startswith("$"):
+            name = value[1:]
+            if name not in names:
+                raise ValueError(f"filter template uses {value!r} but the grid has no {name!r}")
+            used.add(name)
+            return None if bind is None else bind[name]
+        if isinstance(value, Mapping):
+            return {k: walk(v, bind) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v, bind) for v in value]
+        return value
+
+    walk(template, None)
+    unused = [n for n in names if n not in used]
+    if unused:
+        raise ValueError(f"grid parameters {unused} appear nowhere in the filter template")
+    return lambda **params: walk(template, params)
