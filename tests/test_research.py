@@ -6,6 +6,7 @@ definition, or a backtest of the same filter with the engine.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -384,3 +385,29 @@ def test_fixtures_file_rows_without_goals(tmp_path: Path) -> None:
     bad.write_text(lines[0] + "\n" + future[0].replace(",Liverpool,", ",,") + "\n")
     with pytest.raises(ValueError, match=r"bad\.csv"):
         read_fixtures(bad)
+
+
+# --- command line (the paths that need no worker) --------------------------------------------
+
+
+def test_cli_refuses_a_bad_sweep_spec_and_scans_nothing_without_fixtures(
+    settings_env: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from filterbets_nb.cli import app
+
+    runner = CliRunner()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"filter": {"rules": [], "market": "home"}, "grid": {"x": [1]}}))
+    result = runner.invoke(app, ["sweep", str(spec)])
+    assert result.exit_code == 1 and "['x'] appear nowhere in the filter template" in result.output
+    spec.write_text(json.dumps({"filter": {}, "grid": {}, "scope": {}}))
+    result = runner.invoke(app, ["sweep", str(spec)])
+    assert result.exit_code == 1 and "unknown keys ['scope']" in result.output
+    flt = tmp_path / "filter.json"
+    flt.write_text(json.dumps({"rules": [], "market": "home"}))
+    result = runner.invoke(app, ["scan", str(flt)])
+    assert result.exit_code == 0 and "no fixtures" in result.output
+    result = runner.invoke(app, ["scan", str(flt), "--fixtures", str(tmp_path / "none.csv")])
+    assert result.exit_code == 1 and "no such file" in result.output
