@@ -103,7 +103,11 @@ def test_walk_forward_on_the_workers_equals_in_process(env: dict[str, str]) -> N
 remote = fb.walk_forward(make, GRID, train=1, test=1, min_bets=30).wait(timeout=300)
 local = walk_forward_in_process(fb.matches(), make, GRID, train=1, test=1, min_bets=30)
 columns = ["train", "test", "lo", "pts", "is_roi", "oos_bets", "oos_roi"]
+from filterbets_nb.tasks.research_tasks import scan_fixtures_task
+scanned = scan_fixtures_task.delay(make(2.0, 6).to_dict()).get(timeout=300)
 print(json.dumps({
+    "scan": [scanned["fixtures"], scanned["record"]["bets"]],
+    "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary["bets"]),
     "same": bool(remote.folds[columns].round(9).equals(local.folds[columns].round(9))),
     "folds": len(remote.folds), "bets": len(remote.bets),
     "profit": [float(remote.bets["profit"].sum()), float(local.bets["profit"].sum())],
@@ -112,6 +116,7 @@ print(json.dumps({
 """,
     )
     assert out["same"] and out["folds"] == 2
+    assert out["scan"] == [0, out["record"]]  # the beat task: no stored fixtures yet, the record
     assert out["profit"][0] == pytest.approx(out["profit"][1])
     assert out["gap"][0] == pytest.approx(out["gap"][1])
 
