@@ -411,3 +411,40 @@ def test_cli_refuses_a_bad_sweep_spec_and_scans_nothing_without_fixtures(
     assert result.exit_code == 0 and "no fixtures" in result.output
     result = runner.invoke(app, ["scan", str(flt), "--fixtures", str(tmp_path / "none.csv")])
     assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_cli_scans_a_fixtures_file_against_stored_history(
+    settings_env: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from filterbets_nb.cli import app
+    from filterbets_nb.loading import import_csv
+
+    source = SHARED_DATA / "E0_2019-20.csv"
+    import_csv([source])
+    lines = source.read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, h in enumerate(header) if h not in ("FTHG", "FTAG", "FTR", "HTHG", "HTAG")]
+    fixtures = tmp_path / "fixtures.csv"  # next season's opening day, same teams and prices
+    rows = [line.replace("/2019,", "/2020,").split(",") for line in lines[1:11]]
+    fixtures.write_text("\n".join(",".join(row[i] for i in keep) for row in [header, *rows]) + "\n")
+    flt = tmp_path / "filter.json"
+    flt.write_text(
+        json.dumps(
+            {
+                "rules": [
+                    {"field": "home_odds", "op": "<=", "value": 3.0},
+                    {"field": "home_form_pts_5", "op": ">=", "value": 7},
+                ],
+                "market": "home",
+            }
+        )
+    )
+    result = CliRunner().invoke(app, ["scan", str(flt), "--fixtures", str(fixtures), "--json"])
+    assert result.exit_code == 0, result.output
+    selected = json.loads(result.output)
+    assert selected and all(r["odds"] <= 3.0 and r["home_form_pts_5"] >= 7 for r in selected)
+    assert {r["home_team"] for r in selected} <= {row[3] for row in rows}
+    result = CliRunner().invoke(app, ["scan", str(flt), "--fixtures", str(fixtures)])
+    assert "of 10 fixtures; history: " in result.output

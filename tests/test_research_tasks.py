@@ -16,7 +16,6 @@ import pytest
 from filterbets_nb import testing
 from tests.conftest import (
     PG_ADMIN_URL,
-    SHARED_DATA,
     Worker,
     cli,
     embedded_env,
@@ -58,10 +57,14 @@ def env(
     worker.stop()
 
 
-def test_a_sweep_on_the_workers_equals_the_sweep_in_process(env: dict[str, str]) -> None:
+def test_sweep_and_walk_forward_on_the_workers_equal_in_process(env: dict[str, str]) -> None:
+    """One interpreter per mode: a sweep, a sweep that must fail, and (embedded) a walk-forward
+    and the beat scan task; the services mode runs the sweep part, the same code path."""
+    embedded = not env.get("FILTERBETS_DATABASE_URL")
     out = run_py(
         env,
         PRELUDE
+        + f"EMBEDDED = {embedded}\n"
         + """
 run = fb.sweep(make, chunk_size=5, **GRID)
 seen = []
@@ -78,12 +81,26 @@ try:
     error = None
 except fb.BacktestFailed as exc:
     error = str(exc)
-print(json.dumps({
+out = {
     "same": bool(same), "tasks": len(run.task_ids), "n": result.n_tried,
     "seen": seen, "final": status["progress"],
     "again": bool(again.frame.equals(result.frame)), "error": error,
-    "best": result.best("roi", min_bets=30).params,
-}))
+}
+if EMBEDDED:
+    remote = fb.walk_forward(make, GRID, train=1, test=1, min_bets=30).wait(timeout=300)
+    mine = walk_forward_in_process(fb.matches(), make, GRID, train=1, test=1, min_bets=30)
+    columns = ["train", "test", "lo", "pts", "is_roi", "oos_bets", "oos_roi"]
+    from filterbets_nb.tasks.research_tasks import scan_fixtures_task
+    scanned = scan_fixtures_task.delay(make(2.0, 6).to_dict()).get(timeout=300)
+    out.update({
+        "wf_same": bool(remote.folds[columns].round(9).equals(mine.folds[columns].round(9))),
+        "folds": len(remote.folds),
+        "profit": [float(remote.bets["profit"].sum()), float(mine.bets["profit"].sum())],
+        "gap": [remote.gap, mine.gap],
+        "scan": [scanned["fixtures"], scanned["record"]["bets"]],
+        "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary["bets"]),
+    })
+print(json.dumps(out))
 """,
     )
     assert out["same"] and out["again"] and out["n"] == 12
@@ -91,37 +108,14 @@ print(json.dumps({
     assert out["final"]["current"] == out["final"]["total"] == 12
     assert out["seen"] == sorted(out["seen"])  # the aggregate bar never goes back
     assert "no matches stored for leagues=['NOPE']" in out["error"]
+    if embedded:
+        assert out["wf_same"] and out["folds"] == 2
+        assert out["profit"][0] == pytest.approx(out["profit"][1])
+        assert out["gap"][0] == pytest.approx(out["gap"][1])
+        assert out["scan"] == [0, out["record"]]  # the beat task: no stored fixtures, a record
 
 
-def test_walk_forward_on_the_workers_equals_in_process(env: dict[str, str]) -> None:
-    if env.get("FILTERBETS_DATABASE_URL"):
-        pytest.skip("a sweep plus backtest chains, both proven in services mode elsewhere")
-    out = run_py(
-        env,
-        PRELUDE
-        + """
-remote = fb.walk_forward(make, GRID, train=1, test=1, min_bets=30).wait(timeout=300)
-local = walk_forward_in_process(fb.matches(), make, GRID, train=1, test=1, min_bets=30)
-columns = ["train", "test", "lo", "pts", "is_roi", "oos_bets", "oos_roi"]
-from filterbets_nb.tasks.research_tasks import scan_fixtures_task
-scanned = scan_fixtures_task.delay(make(2.0, 6).to_dict()).get(timeout=300)
-print(json.dumps({
-    "scan": [scanned["fixtures"], scanned["record"]["bets"]],
-    "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary["bets"]),
-    "same": bool(remote.folds[columns].round(9).equals(local.folds[columns].round(9))),
-    "folds": len(remote.folds), "bets": len(remote.bets),
-    "profit": [float(remote.bets["profit"].sum()), float(local.bets["profit"].sum())],
-    "gap": [remote.gap, local.gap],
-}))
-""",
-    )
-    assert out["same"] and out["folds"] == 2
-    assert out["scan"] == [0, out["record"]]  # the beat task: no stored fixtures yet, the record
-    assert out["profit"][0] == pytest.approx(out["profit"][1])
-    assert out["gap"][0] == pytest.approx(out["gap"][1])
-
-
-def test_cli_sweep_and_scan(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_sweep(env: dict[str, str], tmp_path: Path) -> None:
     if env.get("FILTERBETS_DATABASE_URL"):
         pytest.skip("the CLI is the same code in both modes; once is enough")
     spec = {
@@ -139,20 +133,3 @@ def test_cli_sweep_and_scan(env: dict[str, str], tmp_path: Path) -> None:
     assert "3 filters tried" in proc.stdout
     assert "best by roi (>= 10 bets)" in proc.stdout and "after trying 3" in proc.stdout
     assert "3/3" in proc.stderr  # the aggregate bar, on stderr
-
-    flt = tmp_path / "filter.json"
-    flt.write_text(json.dumps({"rules": [{"field": "home_odds", "op": "<=", "value": 3.0}],
-                               "market": "home"}))  # fmt: skip
-    lines = (SHARED_DATA / "E0_2019-20.csv").read_text(encoding="utf-8-sig").splitlines()
-    fixtures = tmp_path / "fixtures.csv"
-    header = lines[0].split(",")
-    keep = [i for i, h in enumerate(header) if h not in ("FTHG", "FTAG", "FTR", "HTHG", "HTAG")]
-    fixtures.write_text(
-        "\n".join(",".join(line.split(",")[i] for i in keep) for line in lines[:6]) + "\n"
-    )
-    proc = cli(env, "scan", str(flt), "--fixtures", str(fixtures), "--json")
-    assert proc.returncode == 0, proc.stderr
-    selected = json.loads(proc.stdout)
-    assert {row["home_team"] for row in selected} <= {"Liverpool", "Bournemouth", "Burnley",
-                                                       "Crystal Palace", "West Ham"}  # fmt: skip
-    assert all(row["odds"] <= 3.0 for row in selected) and selected

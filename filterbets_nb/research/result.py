@@ -23,7 +23,6 @@ from filterbets_nb.research.multiple import (
     expected_max_sharpe,
     holm_adjust,
 )
-from filterbets_nb.stats import from_jsonable
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,13 +55,17 @@ FRAME_METRICS: Final[tuple[str, ...]] = (
 BetsFn = Callable[[Filter], pd.DataFrame]
 
 
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
 def _frame(rows: Sequence[Mapping[str, Any]], grid_names: Sequence[str]) -> pd.DataFrame:
     records = []
     for row in sorted(rows, key=lambda r: int(r["idx"])):
-        summary = from_jsonable(row["summary"])
+        summary = row["summary"]  # stored JSON: NaN is None there
         sums = metrics_from_sums(add_sums(row["seasons"].values()))
         record: dict[str, Any] = {name: row["params"].get(name) for name in grid_names}
-        record.update({m: summary.get(m, math.nan) for m in FRAME_METRICS})
+        record.update({m: _number(summary.get(m)) for m in FRAME_METRICS})
         record.update(sharpe=sums["sharpe"], p_edge=sums["p_edge"])
         records.append(record)
     frame = pd.DataFrame.from_records(records)
