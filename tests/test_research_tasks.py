@@ -81,7 +81,17 @@ try:
     error = None
 except fb.BacktestFailed as exc:
     error = str(exc)
+cancelled = fb.sweep(make, chunk_size=1, **GRID)
+cancelled.cancel()
+try:
+    cancelled.wait(timeout=300)
+    verdict = "finished"
+except fb.BacktestCancelled:
+    verdict = "cancelled"
+import time
+time.sleep(1.0)  # a chunk that was already running must not bring the run back
 out = {
+    "cancel": [verdict, cancelled.state],
     "same": bool(same), "tasks": len(run.task_ids), "n": result.n_tried,
     "seen": seen, "final": status["progress"],
     "again": bool(again.frame.equals(result.frame)), "error": error,
@@ -108,6 +118,7 @@ print(json.dumps(out))
     assert out["final"]["current"] == out["final"]["total"] == 12
     assert out["seen"] == sorted(out["seen"])  # the aggregate bar never goes back
     assert "no matches stored for leagues=['NOPE']" in out["error"]
+    assert out["cancel"] == ["cancelled", "REVOKED"]
     if embedded:
         assert out["wf_same"] and out["folds"] == 2
         assert out["profit"][0] == pytest.approx(out["profit"][1])
