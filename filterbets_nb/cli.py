@@ -247,7 +247,7 @@ def sweep_cmd(
     from filterbets_nb.client import BacktestCancelled, BacktestFailed, connect
     from filterbets_nb.filters import FilterError
     from filterbets_nb.research.grid import expand_grid, template_filter
-    from filterbets_nb.research.result import SMALLER_IS_BETTER
+    from filterbets_nb.research.result import FRAME_COLUMNS, SMALLER_IS_BETTER
     from filterbets_nb.research.runs import submit_sweep
 
     spec = _read_json(spec_file)
@@ -263,6 +263,8 @@ def sweep_cmd(
         points = expand_grid(template_filter(spec["filter"], list(grid)), grid)
     except (ValueError, FilterError) as exc:
         raise _fail(f"{spec_file}: {exc}") from exc
+    if metric not in (*grid, *FRAME_COLUMNS):
+        raise _fail(f"unknown metric {metric!r}; choose one of {[*grid, *FRAME_COLUMNS]}")
     connect(start_worker=True, quiet=True)
     run = submit_sweep(
         points,

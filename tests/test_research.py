@@ -402,6 +402,22 @@ def test_cli_refuses_a_bad_sweep_spec_and_scans_nothing_without_fixtures(
     spec.write_text(json.dumps({"filter": {"rules": [], "market": "home"}, "grid": {"x": [1]}}))
     result = runner.invoke(app, ["sweep", str(spec)])
     assert result.exit_code == 1 and "['x'] appear nowhere in the filter template" in result.output
+    spec.write_text(json.dumps({"filter": {"rules": [], "market": "home"}, "grid": {}}))
+    result = runner.invoke(app, ["sweep", str(spec), "--metric", "yield"])
+    assert result.exit_code == 1 and "at least one grid parameter" in result.output
+    spec.write_text(
+        json.dumps(
+            {
+                "filter": {
+                    "rules": [{"field": "home_odds", "op": ">=", "value": "$x"}],
+                    "market": "home",
+                },
+                "grid": {"x": [1]},
+            }
+        )
+    )
+    result = runner.invoke(app, ["sweep", str(spec), "--metric", "yield"])
+    assert result.exit_code == 1 and "unknown metric 'yield'" in result.output
     spec.write_text(json.dumps({"filter": {}, "grid": {}, "scope": {}}))
     result = runner.invoke(app, ["sweep", str(spec)])
     assert result.exit_code == 1 and "unknown keys ['scope']" in result.output

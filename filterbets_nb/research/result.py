@@ -52,6 +52,11 @@ FRAME_METRICS: Final[tuple[str, ...]] = (
     "p_value",
 )
 
+#: Columns of a sweep's frame after its grid parameters.
+FRAME_COLUMNS: Final[tuple[str, ...]] = (
+    *FRAME_METRICS, "sharpe", "p_edge", "p_adj", "p_holm", "n_tried"
+)  # fmt: skip
+
 BetsFn = Callable[[Filter], pd.DataFrame]
 
 
