@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from filterbets_nb.fetch import fetch
     from filterbets_nb.filters import F, Filter, FilterError
     from filterbets_nb.loading import import_csv, load_demo
+    from filterbets_nb.research.runs import load_sweep, scan, simulate, sweep, walk_forward
 
 _WHERE = {
     "BacktestCancelled": "client",
@@ -64,6 +65,11 @@ _WHERE = {
     "FilterError": "filters",
     "import_csv": "loading",
     "load_demo": "loading",
+    "load_sweep": "research.runs",
+    "scan": "research.runs",
+    "simulate": "research.runs",
+    "sweep": "research.runs",
+    "walk_forward": "research.runs",
 }
 
 __all__ = [
@@ -83,12 +89,17 @@ __all__ = [
     "jobs",
     "load_demo",
     "load_results",
+    "load_sweep",
     "matches",
     "refresh_team_stats",
     "run_backtest",
+    "scan",
+    "simulate",
     "start_worker",
+    "sweep",
     "task_status",
     "team_stats",
+    "walk_forward",
     "workers",
 ]
 

@@ -380,6 +380,138 @@ def jobs(limit: Annotated[int, typer.Option()] = 20) -> None:
     typer.echo("no jobs yet" if frame.empty else frame.to_string(index=False))
 
 
+# --- research: sweep and scan ----------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise _fail(f"no such file: {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{path} is not valid JSON: {exc}") from exc
+
+
+@app.command("sweep")
+def sweep_cmd(
+    spec_file: Annotated[
+        Path,
+        typer.Argument(
+            help='Sweep as JSON: {"filter": {... "$lo" ...}, "grid": {"lo": [1.5, 1.6]},'
+            ' "leagues": [...], "seasons": [...]}.'
+        ),
+    ],
+    metric: Annotated[str, typer.Option(help="Metric that picks the best filter.")] = "roi",
+    min_bets: Annotated[int, typer.Option(help="Fewest bets the best filter may have.")] = 30,
+    top: Annotated[int, typer.Option(help="Rows of the table to print.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every row as JSON.")] = False,
+) -> None:
+    """Sweep a grid of filters over the workers (one aggregate bar on stderr); print the table
+    with adjusted p-values and the best filter after the best-of-N haircut."""
+    from filterbets_nb.client import BacktestCancelled, BacktestFailed, connect
+    from filterbets_nb.filters import FilterError
+    from filterbets_nb.research.grid import expand_grid, template_filter
+    from filterbets_nb.research.result import FRAME_COLUMNS, SMALLER_IS_BETTER
+    from filterbets_nb.research.runs import submit_sweep
+
+    spec = _read_json(spec_file)
+    if not isinstance(spec, dict) or not {"filter", "grid"} <= set(spec):
+        raise _fail(f'{spec_file}: a sweep spec needs "filter" and "grid"')
+    unknown = set(spec) - {"filter", "grid", "leagues", "seasons", "chunk_size", "label"}
+    if unknown:
+        raise _fail(f"{spec_file}: unknown keys {sorted(unknown)}")
+    grid = spec["grid"]
+    try:
+        if not isinstance(grid, dict):
+            raise ValueError(f'"grid" must be an object of lists, got {grid!r}')
+        points = expand_grid(template_filter(spec["filter"], list(grid)), grid)
+    except (ValueError, FilterError) as exc:
+        raise _fail(f"{spec_file}: {exc}") from exc
+    if metric not in (*grid, *FRAME_COLUMNS):
+        raise _fail(f"unknown metric {metric!r}; choose one of {[*grid, *FRAME_COLUMNS]}")
+    connect(start_worker=True, quiet=True)
+    run = submit_sweep(
+        points,
+        list(grid),
+        leagues=spec.get("leagues"),
+        seasons=spec.get("seasons"),
+        chunk_size=spec.get("chunk_size"),
+        label=str(spec.get("label", "")),
+    )
+    bar = run.progress(mode="text")
+    bar.display()
+    try:
+        result = run.wait()
+    except (BacktestFailed, BacktestCancelled) as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        bar.close()
+    frame = result.frame
+    if as_json:
+        typer.echo(frame.to_json(orient="records"))
+        return
+    ranked = frame.sort_values(metric, ascending=metric in SMALLER_IS_BETTER)
+    typer.echo(ranked.head(top).to_string(index=False))
+    typer.echo(f"{result.n_tried} filters tried; run id: {run.run_id}")
+    try:
+        best = result.best(metric, min_bets=min_bets)
+    except (KeyError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    verdict = "significant" if best.significant else "not significant"
+    typer.echo(
+        f"best by {metric} (>= {min_bets} bets): {best.params} {metric}={best.metrics[metric]:.4g}"
+        f" p_adj={best.p_adj:.3g} deflated Sharpe={best.deflated_sharpe:.3g}: {verdict}"
+        f" after trying {best.n_tried}"
+    )
+
+
+@app.command("scan")
+def scan_cmd(
+    filter_file: Annotated[Path, typer.Argument(help="Filter as JSON.")],
+    fixtures: Annotated[
+        Path | None,
+        typer.Option(help="football-data.co.uk file with fixtures (default: stored ones)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the selection as JSON.")] = False,
+) -> None:
+    """The fixtures a filter selects (features as of kick-off), with prices and its record."""
+    from filterbets_nb.filters import Filter, FilterError
+    from filterbets_nb.importer import CsvFormatError
+    from filterbets_nb.research.runs import scan
+
+    try:
+        flt = Filter.from_dict(_read_json(filter_file))
+    except FilterError as exc:
+        raise _fail(f"{filter_file}: {exc}") from exc
+    if fixtures is not None and not fixtures.is_file():
+        raise _fail(f"no such file: {fixtures}")
+    try:
+        result = scan(flt, fixtures)
+    except (CsvFormatError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        selected = result.selected.assign(kickoff=result.selected["kickoff"].astype(str))
+        typer.echo(selected.to_json(orient="records"))
+        return
+    if result.n_fixtures == 0:
+        typer.echo("no fixtures: none stored without a result; pass --fixtures FILE")
+        return
+    typer.echo(
+        result.selected.to_string(index=False)
+        if len(result.selected)
+        else f"none of the {result.n_fixtures} fixtures is selected"
+    )
+    record = result.record
+    typer.echo(
+        f"{len(result.selected)} of {result.n_fixtures} fixtures; history: {record['bets']} bets,"
+        f" ROI {_fmt('roi', record['roi'])}, p={_fmt('p_value', record['p_value'])}"
+    )
+    if result.no_history:
+        typer.echo(
+            f"{result.no_history} fixtures have a team with no stored history (NaN features)"
+        )
+
+
 def main() -> None:
     """Run the CLI; a user error is one line on stderr (``--debug`` shows the traceback)."""
     try:

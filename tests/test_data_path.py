@@ -109,14 +109,14 @@ def test_snapshot_is_reused_until_an_import_a_price_change_or_a_feature_refresh(
     backtest_tasks._match_snapshots().clear()
 
     def matches() -> pd.DataFrame:
-        return run_async(lambda s: backtest_tasks._matches_for(s, flt, scope))
+        return run_async(lambda s: backtest_tasks.matches_with(s, needed_columns(flt), scope))
 
     first = matches()
     assert matches() is first  # unchanged data: the snapshot itself
 
     # Another filter's columns are added to the snapshot, not read again with the rest.
     draw = (F.away_form_pts_10 >= 8).bet("draw", price="b365")
-    wider = run_async(lambda s: backtest_tasks._matches_for(s, draw, scope))
+    wider = run_async(lambda s: backtest_tasks.matches_with(s, needed_columns(draw), scope))
     assert {"away_form_pts_10", "b365_draw", "avg_home"} <= set(wider.columns)
     assert matches() is wider
 

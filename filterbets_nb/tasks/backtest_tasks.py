@@ -70,17 +70,17 @@ async def _scope_state(
     return state
 
 
-async def _matches_for(
+async def matches_with(
     session: AsyncSession,
-    flt: Filter,
+    columns: Sequence[str],
     job_scope: dict[str, Any],
     *,
     progress: Callable[[int], object] | None = None,
 ) -> pd.DataFrame:
-    """The scope's matches with the columns ``flt`` needs (:func:`needed_columns`), read from
+    """The scope's matches with ``columns`` (for a filter: :func:`needed_columns`), read from
     the database only where this process's snapshot of the scope lacks them or is out of date.
 
-    The returned frame may hold more columns than ``flt`` needs (those earlier jobs read).
+    The returned frame may hold more columns than asked for (those earlier jobs read).
     Data written between the version read and the load is simply newer: the next job reads a
     newer version and drops this snapshot.
     """
@@ -89,7 +89,7 @@ async def _matches_for(
     key = _scope_key(leagues, seasons)
     snapshots = _match_snapshots()
     held = snapshots.get(key, version)
-    needed = [c for c in needed_columns(flt) if c in match_columns.LOADABLE]
+    needed = [c for c in dict.fromkeys(columns) if c in match_columns.LOADABLE]
     missing = [c for c in needed if held is None or c not in held.columns]
     if held is not None and not missing:
         logger.info("%d matches from this process's cache (snapshot)", len(held))
@@ -181,9 +181,9 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"unknown backtest job {job_id!r}")
             await store.update_job(session, job_id, status="PROGRESS")
             flt = Filter.from_dict(job.filter)
-            matches = await _matches_for(
+            matches = await matches_with(
                 session,
-                flt,
+                needed_columns(flt),
                 job.scope,
                 progress=lambda loaded: recorder.set(loaded, 2 * max(expected, loaded)),
             )

@@ -72,6 +72,7 @@ def app_config(settings: Settings) -> dict[str, Any]:
             "filterbets_nb.tasks.stats_tasks.*": {"queue": "stats"},
             "filterbets_nb.tasks.backtest_tasks.*": {"queue": "backtest"},
             "filterbets_nb.tasks.diagnostics.*": {"queue": "backtest"},
+            "filterbets_nb.tasks.research_tasks.*": {"queue": "backtest"},
         },
     }
 
@@ -110,6 +111,7 @@ celery_app = Celery(
         "filterbets_nb.tasks.stats_tasks",
         "filterbets_nb.tasks.backtest_tasks",
         "filterbets_nb.tasks.diagnostics",
+        "filterbets_nb.tasks.research_tasks",
     ],
 )
 celery_app.config_from_object(_SettingsSource())

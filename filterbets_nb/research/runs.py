@@ -1,0 +1,327 @@
+"""The analyst's side of the research verbs: submit, follow, wait, read back.
+
+This is the one module of :mod:`filterbets_nb.research` that talks to the task system. It builds
+on public pieces only: :func:`filterbets_nb.tasks.progress.read_progress` and
+:func:`~filterbets_nb.tasks.progress.progress_meta` for the chunks' meta,
+:class:`filterbets_nb.notebook.ProgressBar` for the bar, :func:`filterbets_nb.client.backtest`
+to re-run single filters (sweep winners, walk-forward test seasons), and
+:data:`filterbets_nb.client.TERMINAL` with the client's exceptions. ``SweepRun.status()``
+returns the same status dict a backtest run does (key ``state``), so any reader of those reads
+these; :func:`_wait` is the only loop here and is the one line to switch to a shared wait helper.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from filterbets_nb.client import TERMINAL, BacktestCancelled, BacktestFailed, _as_filter, backtest
+from filterbets_nb.db import research as research_store
+from filterbets_nb.db import store
+from filterbets_nb.db.migrate import ensure_schema
+from filterbets_nb.db.models import utcnow
+from filterbets_nb.db.session import run_async
+from filterbets_nb.filters import Filter
+from filterbets_nb.research.grid import GridPoint, MakeFilter, expand_grid
+from filterbets_nb.research.result import SweepResult
+from filterbets_nb.research.scan import ScanResult, read_fixtures, scan_fixtures
+from filterbets_nb.research.simulate import Simulation
+from filterbets_nb.research.simulate import simulate as simulate_bets
+from filterbets_nb.research.walkforward import WalkForwardResult, make_folds, walk_forward_result
+from filterbets_nb.tasks.progress import progress_meta, read_progress
+
+if TYPE_CHECKING:
+    from filterbets_nb.notebook import ProgressBar
+
+__all__ = ["SweepRun", "WalkForwardRun", "scan", "simulate", "sweep", "walk_forward"]
+
+#: Keyword arguments of :func:`sweep` that are options, not grid parameters.
+SWEEP_OPTIONS = ("leagues", "seasons", "label", "chunk_size")
+
+
+def _wait(status_fn: Callable[[], dict[str, Any]], what: str, timeout: float | None) -> None:
+    """Poll until the run ends; raise the client's exceptions on FAILURE / REVOKED."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while (status := status_fn())["state"] not in TERMINAL:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{what} still {status['state']} after {timeout} s")
+        time.sleep(0.1)
+    if status["state"] == "FAILURE":
+        raise BacktestFailed(f"{what} failed: {status['error']}")
+    if status["state"] == "REVOKED":
+        raise BacktestCancelled(f"{what} was cancelled")
+
+
+def _bets_over(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> Any:
+    """A function re-running one filter as a backtest chain over a scope, returning its bets."""
+
+    def bets(flt: Filter) -> pd.DataFrame:
+        return backtest(flt, leagues=leagues, seasons=seasons).wait().bets()
+
+    return bets
+
+
+class SweepRun:
+    """Handle on one submitted sweep: one aggregate bar (filters done / total), wait, result."""
+
+    def __init__(self, run_id: str, label: str = "") -> None:
+        self.run_id = run_id
+        self.label = label
+        run = self._run()
+        self.grid = list(run.grid)
+        self.scope = dict(run.scope)
+        self.chunks = [tuple(c) for c in run.chunks]
+        self.task_ids = list(run.task_ids)
+        self.n_filters = run.n_filters
+        self._finished: dict[str, int] = {}  # chunk task id -> filters, once SUCCESS
+
+    def __repr__(self) -> str:
+        return f"SweepRun(run_id={self.run_id!r}, filters={self.n_filters})"
+
+    def _run(self) -> research_store.ResearchRun:
+        run = run_async(lambda s: research_store.get_run(s, self.run_id))
+        if run is None:
+            raise KeyError(f"no research run {self.run_id!r} in the database")
+        return run
+
+    def status(self) -> dict[str, Any]:
+        """State and aggregate progress: the run row, plus the chunks' task meta meanwhile."""
+        run = self._run()
+        state, error = run.status, run.error
+        done = self.n_filters if state == "SUCCESS" else 0
+        if state not in TERMINAL:
+            chunk_ids = self.task_ids[1:-1]
+            for (start, stop), task_id in zip(self.chunks, chunk_ids, strict=True):
+                if task_id in self._finished:
+                    done += self._finished[task_id]
+                    continue
+                link = read_progress(task_id)
+                if link["state"] == "SUCCESS":
+                    self._finished[task_id] = stop - start
+                    done += stop - start
+                elif link["state"] == "PROGRESS":
+                    done += int(link["progress"].get("current", 0))
+            for task_id in self.task_ids:
+                if task_id in self._finished:
+                    continue
+                link = read_progress(task_id)
+                if link["state"] in ("FAILURE", "REVOKED"):
+                    state, error = link["state"], error or link["error"]
+                    self._record_end(state, error)
+                    break
+        if state in ("STARTED", "PENDING") and done:
+            state = "PROGRESS"
+        return {
+            "run_id": self.run_id,
+            "state": state,
+            "progress": progress_meta(done, self.n_filters, description="filters"),
+            "error": error,
+            "created_at": run.created_at,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+        }
+
+    def _record_end(self, state: str, error: str | None) -> None:
+        run_async(
+            lambda s: research_store.update_run(
+                s, self.run_id, status=state, error=error, finished_at=utcnow(), unless=TERMINAL
+            )
+        )
+
+    @property
+    def state(self) -> str:
+        return str(self.status()["state"])
+
+    def cancel(self) -> None:
+        """Revoke every task of the workflow; the run ends REVOKED."""
+        from filterbets_nb.tasks.celery_app import celery_app
+
+        for task_id in self.task_ids:
+            celery_app.control.revoke(task_id, terminate=True)
+        self._record_end("REVOKED", "cancelled")
+
+    def progress(self, *, interval: float = 0.2, mode: str = "auto") -> ProgressBar:
+        """One bar for the whole sweep (filters done / total, ETA, Cancel)."""
+        from filterbets_nb.notebook import ProgressBar
+
+        return ProgressBar(
+            self.status,
+            self.cancel,
+            description=self.label or f"sweep of {self.n_filters} filters",
+            interval=interval,
+            mode=mode,  # type: ignore[arg-type]
+        )
+
+    def _ipython_display_(self) -> None:
+        self.progress().display()
+
+    def wait(self, timeout: float | None = None) -> SweepResult:
+        """Block until the sweep ends; its result (raises BacktestFailed if it failed)."""
+        _wait(self.status, f"sweep {self.run_id}", timeout)
+        return self.result()
+
+    def result(self) -> SweepResult:
+        rows = run_async(lambda s: research_store.load_rows(s, self.run_id))
+        leagues, seasons = self.scope.get("leagues") or None, self.scope.get("seasons") or None
+        return SweepResult(rows, self.grid, bets_fn=_bets_over(leagues, seasons), label=self.label)
+
+
+def submit_sweep(
+    points: Sequence[GridPoint],
+    grid: Sequence[str],
+    *,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+    label: str = "",
+    chunk_size: int | None = None,
+    kind: str = "sweep",
+) -> SweepRun:
+    """Store the run row with its grid points and send its workflow; returns at once."""
+    from filterbets_nb.tasks.research_tasks import DEFAULT_CHUNK_SIZE, chunk_bounds, sweep_workflow
+
+    if not points:
+        raise ValueError("a sweep needs at least one grid point")
+    ensure_schema()
+    chunks = chunk_bounds(len(points), chunk_size or DEFAULT_CHUNK_SIZE)
+    run_id = str(uuid.uuid4())
+    task_ids = [str(uuid.uuid4()) for _ in range(len(chunks) + 2)]
+    row = research_store.ResearchRun(
+        id=run_id,
+        kind=kind,
+        label=label,
+        grid=list(grid),
+        points=[{"params": p.params, "filter": p.filter} for p in points],
+        scope={"leagues": list(leagues or []), "seasons": list(seasons or [])},
+        status="PENDING",
+        task_ids=task_ids,
+        chunks=chunks,
+    )
+    run_async(lambda s: research_store.create_run(s, row))
+    sweep_workflow(run_id, chunks, task_ids).apply_async()
+    return SweepRun(run_id, label=label)
+
+
+def sweep(make_filter: MakeFilter, **grid: Any) -> SweepRun:
+    """Expand ``grid`` through ``make_filter`` and sweep it on the workers; returns at once.
+
+    ``fb.sweep(lambda lo, pts: ((F.home_odds >= lo) & (F.home_form_pts_5 >= pts)).bet("home"),
+    lo=[1.4, 1.5, 1.6], pts=[6, 8, 10], leagues=["E0"])``. The names in ``SWEEP_OPTIONS``
+    (``leagues``, ``seasons``, ``label``, ``chunk_size``) are options, every other keyword is a
+    grid parameter. ``.wait()`` gives a :class:`~.result.SweepResult`.
+    """
+    options = {k: grid.pop(k) for k in SWEEP_OPTIONS if k in grid}
+    points = expand_grid(make_filter, grid)
+    return submit_sweep(points, list(grid), **options)
+
+
+def load_sweep(run_id: str) -> SweepRun:
+    """A handle on an earlier sweep, from the database alone."""
+    return SweepRun(run_id)
+
+
+class WalkForwardRun:
+    """A walk-forward: its sweep on the workers, then one backtest chain per test fold."""
+
+    def __init__(
+        self,
+        sweep_run: SweepRun,
+        *,
+        train: int,
+        test: int,
+        metric: str,
+        min_bets: int,
+        seasons: Sequence[str] | None,
+    ) -> None:
+        self.sweep_run = sweep_run
+        self.train, self.test, self.metric, self.min_bets = train, test, metric, min_bets
+        self.seasons = list(seasons or [])
+
+    def status(self) -> dict[str, Any]:
+        return self.sweep_run.status()
+
+    def progress(self, **options: Any) -> ProgressBar:
+        return self.sweep_run.progress(**options)
+
+    def _ipython_display_(self) -> None:
+        self.progress().display()
+
+    def wait(self, timeout: float | None = None) -> WalkForwardResult:
+        """Wait for the sweep, choose per fold, backtest each choice on its test seasons."""
+        result = self.sweep_run.wait(timeout)
+        found = {season for row in result.rows for season in row["seasons"]}
+        folds = make_folds(self.seasons or sorted(found), self.train, self.test)
+        leagues = self.sweep_run.scope.get("leagues") or None
+
+        def oos_bets(filter_dict: dict[str, Any], seasons: Sequence[str]) -> pd.DataFrame:
+            run = backtest(filter_dict, leagues=leagues, seasons=list(seasons))
+            return run.wait(timeout).bets()
+
+        return walk_forward_result(
+            result.rows, result.grid_names, folds, self.metric, self.min_bets, oos_bets
+        )
+
+
+def walk_forward(
+    make_filter: MakeFilter,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    train: int = 2,
+    test: int = 1,
+    metric: str = "roi",
+    min_bets: int = 30,
+    leagues: Sequence[str] | None = None,
+    seasons: Sequence[str] | None = None,
+    chunk_size: int | None = None,
+) -> WalkForwardRun:
+    """Walk-forward over the scope's seasons on the task system; returns at once.
+
+    ``.wait()`` gives a :class:`~.walkforward.WalkForwardResult`: per fold the parameters
+    chosen on ``train`` seasons and their in-sample and out-of-sample figures, the combined
+    out-of-sample bets, summary and equity, and the in-sample vs out-of-sample ``gap``.
+    """
+    if seasons is not None:
+        make_folds(seasons, train, test)  # a scope too short fails here, before any work
+    points = expand_grid(make_filter, grid)
+    run = submit_sweep(
+        points,
+        list(grid),
+        leagues=leagues,
+        seasons=seasons,
+        label=f"walk-forward of {len(points)} filters",
+        chunk_size=chunk_size,
+        kind="walk_forward",
+    )
+    return WalkForwardRun(
+        run, train=train, test=test, metric=metric, min_bets=min_bets, seasons=seasons
+    )
+
+
+def scan(
+    flt: Filter | Mapping[str, Any],
+    fixtures: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    leagues: Sequence[str] | None = None,
+) -> ScanResult:
+    """The fixtures ``flt`` selects, with prices, features as of kick-off, and its record.
+
+    ``fixtures``: ``None`` for the stored matches without a result, or a football-data.co.uk
+    file (``fixtures.csv`` or a league file with future rows) or a frame in the matches' shape.
+    History is the stored matches (of ``leagues``).
+    """
+    parsed = _as_filter(flt)
+    if isinstance(fixtures, str | os.PathLike):
+        fixtures = read_fixtures(fixtures)
+    ensure_schema()
+    history = run_async(lambda s: store.load_matches(s, leagues, None))
+    return scan_fixtures(history, parsed, fixtures)
+
+
+def simulate(bets: Any, **options: Any) -> Simulation:
+    """Bankroll simulation of a run's bets (a BacktestRun, a BacktestResult, a sweep winner
+    or a bets frame); see :func:`filterbets_nb.research.simulate.simulate`."""
+    return simulate_bets(bets, **options)

@@ -1,0 +1,146 @@
+"""Research verbs through the task system: real workers, both modes, the CLI.
+
+A sweep runs as one chunked workflow on a worker with two processes; its table must equal the
+in-process sweep over the same stored matches, its aggregate bar must reach every filter, and a
+walk-forward on the workers must choose and judge exactly as the in-process one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from filterbets_nb import testing
+from tests.conftest import (
+    PG_ADMIN_URL,
+    Worker,
+    cli,
+    embedded_env,
+    run_py,
+    services_env,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+PRELUDE = """
+import json
+import filterbets_nb as fb
+from filterbets_nb import F
+from filterbets_nb.research.inprocess import sweep_in_process, walk_forward_in_process
+fb.connect(start_worker=False, quiet=True)
+def make(lo, pts):
+    return ((F.home_odds >= lo) & (F.home_form_pts_5 >= pts)).bet("home")
+GRID = {"lo": [1.5, 1.8, 2.1, 2.6], "pts": [0, 5, 9]}
+"""
+
+
+@pytest.fixture(scope="module", params=["embedded", "services"])
+def env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """Demo leagues (3 leagues x 3 seasons) stored, and a worker with two processes."""
+    data_dir = tmp_path_factory.mktemp(f"research-{request.param}")
+    if request.param == "embedded":
+        env = embedded_env(data_dir)
+    else:
+        name = testing.create_database(PG_ADMIN_URL, "fbresearch_")
+        request.addfinalizer(lambda: testing.drop_database(PG_ADMIN_URL, name))
+        pg = testing.database_url(PG_ADMIN_URL, name)
+        env = services_env(data_dir, pg, request.getfixturevalue("redis_url"))
+    env["FILTERBETS_PROGRESS_INTERVAL"] = "0.01"
+    assert run_py(env, "import filterbets_nb as fb\nfb.load_demo(seed=4)\nprint(1)") == 1
+    worker = Worker(env, data_dir / "worker.log", concurrency=2)
+    yield env
+    worker.stop()
+
+
+def test_sweep_and_walk_forward_on_the_workers_equal_in_process(env: dict[str, str]) -> None:
+    """One interpreter per mode: a sweep, a sweep that must fail, and (embedded) a walk-forward
+    and the beat scan task; the services mode runs the sweep part, the same code path."""
+    embedded = not env.get("FILTERBETS_DATABASE_URL")
+    out = run_py(
+        env,
+        PRELUDE
+        + f"EMBEDDED = {embedded}\n"
+        + """
+run = fb.sweep(make, chunk_size=5, **GRID)
+seen = []
+while (status := run.status())["state"] not in ("SUCCESS", "FAILURE", "REVOKED"):
+    seen.append(status["progress"]["current"])
+result = run.wait(timeout=300)
+local = sweep_in_process(fb.matches(), make, **GRID)
+columns = ["lo", "pts", "bets", "profit", "roi", "p_value", "p_adj", "p_holm", "sharpe"]
+same = result.frame[columns].round(9).equals(local.frame[columns].round(9))
+again = fb.load_sweep(run.run_id).result()
+empty = fb.sweep(make, leagues=["NOPE"], **GRID)
+try:
+    empty.wait(timeout=300)
+    error = None
+except fb.BacktestFailed as exc:
+    error = str(exc)
+cancelled = fb.sweep(make, chunk_size=1, **GRID)
+cancelled.cancel()
+try:
+    cancelled.wait(timeout=300)
+    verdict = "finished"
+except fb.BacktestCancelled:
+    verdict = "cancelled"
+import time
+time.sleep(1.0)  # a chunk that was already running must not bring the run back
+out = {
+    "cancel": [verdict, cancelled.state],
+    "same": bool(same), "tasks": len(run.task_ids), "n": result.n_tried,
+    "seen": seen, "final": status["progress"],
+    "again": bool(again.frame.equals(result.frame)), "error": error,
+}
+if EMBEDDED:
+    remote = fb.walk_forward(make, GRID, train=1, test=1, min_bets=30).wait(timeout=300)
+    mine = walk_forward_in_process(fb.matches(), make, GRID, train=1, test=1, min_bets=30)
+    columns = ["train", "test", "lo", "pts", "is_roi", "oos_bets", "oos_roi"]
+    from filterbets_nb.tasks.research_tasks import scan_fixtures_task
+    scanned = scan_fixtures_task.delay(make(2.0, 6).to_dict()).get(timeout=300)
+    out.update({
+        "wf_same": bool(remote.folds[columns].round(9).equals(mine.folds[columns].round(9))),
+        "folds": len(remote.folds),
+        "profit": [float(remote.bets["profit"].sum()), float(mine.bets["profit"].sum())],
+        "gap": [remote.gap, mine.gap],
+        "scan": [scanned["fixtures"], scanned["record"]["bets"]],
+        "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary["bets"]),
+    })
+print(json.dumps(out))
+""",
+    )
+    assert out["same"] and out["again"] and out["n"] == 12
+    assert out["tasks"] == 3 + 2  # prepare, three chunks of at most 5, finish
+    assert out["final"]["current"] == out["final"]["total"] == 12
+    assert out["seen"] == sorted(out["seen"])  # the aggregate bar never goes back
+    assert "no matches stored for leagues=['NOPE']" in out["error"]
+    assert out["cancel"] == ["cancelled", "REVOKED"]
+    if embedded:
+        assert out["wf_same"] and out["folds"] == 2
+        assert out["profit"][0] == pytest.approx(out["profit"][1])
+        assert out["gap"][0] == pytest.approx(out["gap"][1])
+        assert out["scan"] == [0, out["record"]]  # the beat task: no stored fixtures, a record
+
+
+def test_cli_sweep(env: dict[str, str], tmp_path: Path) -> None:
+    if env.get("FILTERBETS_DATABASE_URL"):
+        pytest.skip("the CLI is the same code in both modes; once is enough")
+    spec = {
+        "filter": {
+            "rules": [{"field": "away_odds", "op": ">=", "value": "$lo"}],
+            "market": "away",
+        },
+        "grid": {"lo": [2.0, 3.0, 4.0]},
+        "seasons": ["2022-23", "2023-24"],
+    }
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    proc = cli(env, "sweep", str(spec_file), "--min-bets", "10")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 filters tried" in proc.stdout
+    assert "best by roi (>= 10 bets)" in proc.stdout and "after trying 3" in proc.stdout
+    assert "3/3" in proc.stderr  # the aggregate bar, on stderr
