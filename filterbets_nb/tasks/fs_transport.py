@@ -22,7 +22,8 @@ from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:
+    # The same signature as kombu's filesystem channel, which itself differs from its base.
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Put ``payload`` onto ``queue``: write ``<name>.part``, then rename it to ``<name>``."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
