@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from filterbets_nb.db.models import Base, utcnow
+from filterbets_nb.db.models import Base, League, matches_table, utcnow
 
 
 class ResearchRun(Base):
@@ -130,3 +130,12 @@ async def load_rows(session: AsyncSession, run_id: str) -> list[dict[str, Any]]:
 async def count_rows(session: AsyncSession, run_id: str) -> int:
     stmt = select(func.count()).select_from(ResearchRow).where(ResearchRow.run_id == run_id)
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def scope_seasons(session: AsyncSession, leagues: Sequence[str] | None) -> list[str]:
+    """The distinct seasons of the stored matches of ``leagues`` (all leagues when empty)."""
+    t = matches_table
+    stmt = select(t.c.season).distinct().join(League, League.id == t.c.league_id)
+    if leagues:
+        stmt = stmt.where(League.code.in_(list(leagues)))
+    return sorted(str(s) for s in (await session.scalars(stmt)).all())

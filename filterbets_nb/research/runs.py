@@ -253,9 +253,9 @@ class WalkForwardRun:
     def wait(self, timeout: float | None = None) -> WalkForwardResult:
         """Wait for the sweep, choose per fold, backtest each choice on its test seasons."""
         result = self.sweep_run.wait(timeout)
-        found = {season for row in result.rows for season in row["seasons"]}
-        folds = make_folds(self.seasons or sorted(found), self.train, self.test)
         leagues = self.sweep_run.scope.get("leagues") or None
+        seasons = self.seasons or run_async(lambda s: research_store.scope_seasons(s, leagues))
+        folds = make_folds(seasons, self.train, self.test)
 
         def oos_bets(filter_dict: dict[str, Any], seasons: Sequence[str]) -> pd.DataFrame:
             run = backtest(filter_dict, leagues=leagues, seasons=list(seasons))

@@ -56,6 +56,10 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,
         "broker_transport_options": settings.broker_transport_options(),
+        # Embedded: kombu's filesystem transport with whole-file writes (see .fs_transport).
+        "broker_transport": (
+            "filterbets_nb.tasks.fs_transport:Transport" if settings.mode == "embedded" else None
+        ),
         "task_default_queue": "backtest",
         # Declared queues are what a worker started without -Q consumes: both, so a plain
         # `celery -A filterbets_nb.tasks.celery_app worker` never leaves routed jobs PENDING.
