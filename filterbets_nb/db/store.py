@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -241,12 +242,23 @@ async def upsert_matches(
             unchanged += 1
         else:
             updates.append({**row, "id": stored["id"], "source": source, "updated_at": now})
-    for start in range(0, len(inserts), _BATCH):
-        await session.execute(insert(matches_table), inserts[start : start + _BATCH])
+    if inserts and not await _copy_matches(session, inserts):
+        for start in range(0, len(inserts), _BATCH):
+            await session.execute(insert(matches_table), inserts[start : start + _BATCH])
     for start in range(0, len(updates), _BATCH):
         # ORM bulk UPDATE by primary key: one executemany per batch.
         await session.execute(update(Match), updates[start : start + _BATCH])
     return UpsertCounts(added=len(inserts), updated=len(updates), unchanged=unchanged)
+
+
+async def _copy_matches(session: AsyncSession, inserts: list[dict[str, Any]]) -> bool:
+    """New match rows through COPY on PostgreSQL (False elsewhere, nothing written).
+
+    COPY bypasses SQLAlchemy's JSON type, so ``odds_extra`` goes as the JSON text it stores.
+    """
+    frame = pd.DataFrame(inserts)
+    frame["odds_extra"] = [None if d is None else json.dumps(d) for d in frame["odds_extra"]]
+    return await _copy_frame(session, matches_table.name, frame)
 
 
 async def _existing_matches(
@@ -514,6 +526,8 @@ async def replace_features(session: AsyncSession, league: str, features: pd.Data
     )
     rows = features.reset_index()[["match_id", *FEATURE_COLUMNS]]
     rows = rows.assign(computed_at=utcnow())
+    if await _copy_frame(session, match_features_table.name, rows):
+        return len(rows)
     records = _records(rows)
     for start in range(0, len(records), _BATCH):
         await session.execute(insert(match_features_table), records[start : start + _BATCH])
