@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -244,13 +245,24 @@ async def upsert_matches(
             unchanged += 1
         else:
             updates.append({**row, "id": stored["id"], "source": source, "updated_at": now})
-    for start in range(0, len(inserts), _BATCH):
-        await session.execute(insert(matches_table), inserts[start : start + _BATCH])
+    if inserts and not await _copy_matches(session, inserts):
+        for start in range(0, len(inserts), _BATCH):
+            await session.execute(insert(matches_table), inserts[start : start + _BATCH])
     for start in range(0, len(updates), _BATCH):
         # ORM bulk UPDATE by primary key: one executemany per batch.
         await session.execute(update(Match), updates[start : start + _BATCH])
     await bump_versions(session, {row["league_id"] for row in inserts + updates})
     return UpsertCounts(added=len(inserts), updated=len(updates), unchanged=unchanged)
+
+
+async def _copy_matches(session: AsyncSession, inserts: list[dict[str, Any]]) -> bool:
+    """New match rows through COPY on PostgreSQL (False elsewhere, nothing written).
+
+    COPY bypasses SQLAlchemy's JSON type, so ``odds_extra`` goes as the JSON text it stores.
+    """
+    frame = pd.DataFrame(inserts)
+    frame["odds_extra"] = [None if d is None else json.dumps(d) for d in frame["odds_extra"]]
+    return await _copy_frame(session, matches_table.name, frame)
 
 
 async def _existing_matches(
