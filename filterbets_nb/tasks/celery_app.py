@@ -58,6 +58,9 @@ celery_app.conf.update(
     result_backend_always_retry=True,
     result_backend_max_retries=20,
     broker_transport_options=settings.broker_transport_options(),
+    # Issue 15: prefork whose shared queue locks are released when a pool child is SIGKILLed
+    # (billiard's own wedge the embedded worker); see filterbets_nb/tasks/pool.py.
+    worker_pool="filterbets_nb.tasks.pool:TaskPool",
     task_default_queue="backtest",
     # Declared queues are what a worker started without -Q consumes: both, so a plain
     # `celery -A filterbets_nb.tasks.celery_app worker` never leaves routed jobs PENDING.
