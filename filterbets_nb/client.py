@@ -23,7 +23,7 @@ from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import ENDED_STATES, utcnow
 from filterbets_nb.db.session import run_async
-from filterbets_nb.filters import Filter
+from filterbets_nb.filters import Filter, job_label
 from filterbets_nb.stats import equity_curve, from_jsonable, monthly_breakdown
 from filterbets_nb.tasks.progress import read_progress
 
@@ -94,7 +94,7 @@ def _prepare(
     job_id = str(uuid.uuid4())
     task_ids = [str(uuid.uuid4()) for _ in range(3)]
     scope = {"leagues": list(leagues or []), "seasons": list(seasons or [])}
-    label = label or parsed.describe()
+    label = job_label(parsed, label)  # checked or cut to the column before anything is stored
     run_async(lambda s: store.create_job(s, job_id, filter_dict, scope, task_ids, label))
     workflow = backtest_chain(job_id, task_ids, soft_time_limit=soft_time_limit)
     return BacktestRun(job_id, task_ids, label=label), workflow

@@ -536,6 +536,10 @@ async def create_job(
     task_ids: list[str],
     label: str = "",
 ) -> None:
+    # SQLite stores any length; PostgreSQL refuses with a raw DBAPI error. Checked here for both.
+    limit = getattr(BacktestJob.__table__.c.label.type, "length", None)
+    if limit is not None and len(label) > limit:
+        raise ValueError(f"job label longer than {limit} characters ({len(label)})")
     session.add(
         BacktestJob(
             id=job_id,
