@@ -158,3 +158,28 @@ def test_a_refused_filter_or_label_stores_and_sends_nothing(
         with pytest.raises(FilterError):
             fb.backtest(data, label=label)
         assert (jobs(), sorted(broker.glob("*"))) == before
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ({"leagues": ["E" * 33]}, r"leagues\[0\]: longer than 32"),
+        ({"seasons": ["2019-20", "s" * 17]}, r"seasons\[1\]: longer than 16"),
+        ({"leagues": ["E0\x00"]}, r"leagues\[0\]: contains a NUL"),
+        ({"leagues": ["E0"] * 1001}, "leagues: at most 1000"),
+    ],
+)
+def test_an_over_long_scope_stores_and_sends_nothing(
+    settings_env: Path, scope: dict[str, list[str]], message: str
+) -> None:
+    import filterbets_nb as fb
+    from filterbets_nb.db import store
+    from filterbets_nb.db.migrate import ensure_schema
+    from filterbets_nb.db.session import run_async
+
+    ensure_schema()
+    flt = {"market": "home", "rules": []}
+    with pytest.raises(ValueError, match=message):
+        fb.backtest(flt, **scope)  # type: ignore[arg-type]
+    jobs = run_async(lambda s: store.unfinished_jobs(s, dt.datetime(1970, 1, 1)))
+    assert jobs == [] and not any((settings_env / "broker").glob("*"))
