@@ -39,9 +39,9 @@ from tests.conftest import PG_ADMIN_URL, Worker, cli, embedded_env, run_py, serv
 from tests.servers import PrivatePostgres, postgres_bin
 from tests.test_tasks import FILTER, PRELUDE
 
-N_MATCHES = 6_000
-#: Small pages and an eager recorder: a backtest runs long enough to be hit by a fault.
-SLOW = {"FILTERBETS_FETCH_PAGE_SIZE": "60", "FILTERBETS_PROGRESS_INTERVAL": "0.05"}
+N_MATCHES = 2_000
+#: Small pages and an eager recorder: a backtest runs long enough for a fault to hit it.
+SLOW = {"FILTERBETS_FETCH_PAGE_SIZE": "20", "FILTERBETS_PROGRESS_INTERVAL": "0.05"}
 
 
 # --- retry policy -----------------------------------------------------------------------------
@@ -211,7 +211,6 @@ def assert_each_ended_once(jobs: list[dict[str, object]]) -> None:
 
 
 def _prepare(env: dict[str, str]) -> dict[str, str]:
-    env.update(SLOW)
     proc = cli(env, "db", "upgrade")
     assert proc.returncode == 0, proc.stderr
     client(env, f"fb.load_demo(n_matches={N_MATCHES}, seed=3)\nprint(1)")
@@ -292,6 +291,7 @@ def test_database_outage_mid_backtest_ends_in_success(
     matches, started again ``outage`` seconds later: the default backoff (5, 15, 45 s) waits it
     out and the job ends SUCCESS with one set of bets."""
     server, env = private_pg
+    env = {**env, **SLOW}
     worker = Worker(env, tmp_path / "worker.log", concurrency=1)
     try:
         job_id = client(
