@@ -101,7 +101,18 @@ def test_lost_connections_are_recognised_through_wrappers() -> None:
         _raised(_wrapped_rollback_error),
         _raised(_reset_while_loading),
         asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
         sqlalchemy.exc.DBAPIError("SELECT 1", None, Exception("gone"), connection_invalidated=True),
+        # What a 30 s outage mid-COPY really raised here (the worker log of the outage test).
+        sqlalchemy.exc.InternalError(
+            "COPY",
+            None,
+            asyncpg.InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress"
+            ),
+        ),
         ConnectionLost("database connection lost"),
     ):
         assert is_connection_error(exc), repr(exc)

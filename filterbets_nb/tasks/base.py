@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -33,18 +34,20 @@ try:  # asyncpg is a hard dependency, but keep the policy importable without it.
     import asyncpg
 
     RETRYABLE += (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
-    _ASYNCPG_INTERFACE: tuple[type[BaseException], ...] = (asyncpg.InterfaceError,)
+    _ASYNCPG_INTERFACE: tuple[type[BaseException], ...] = (
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    )
 except ImportError:  # pragma: no cover
     _ASYNCPG_INTERFACE = ()
 
 #: What asyncpg says when a connection died under it. "another operation is in progress" is what
 #: a rollback raises after the connection was lost mid-COPY: it hides the real fault.
-_LOST_CONNECTION_WORDS = (
-    "another operation is in progress",
-    "connection is closed",
-    "connection was closed",
-    "connection has been released",
-    "underlying connection is closed",
+_LOST_CONNECTION = re.compile(
+    r"another operation (?:\(\d+\) )?is in progress"
+    r"|connection (?:is|was|has been) (?:closed|released)"
+    r"|underlying connection is closed",
+    re.IGNORECASE,
 )
 #: Links of ``__cause__``/``__context__`` looked at (a cycle or a long chain cannot stall us).
 _MAX_CHAIN = 32
@@ -100,9 +103,14 @@ def is_connection_error(exc: BaseException) -> bool:
             return True
         if getattr(link, "connection_invalidated", False):
             return True
-        # asyncpg's InterfaceError, or SQLAlchemy's DBAPI-level adaptation of it.
-        interface = isinstance(link, _ASYNCPG_INTERFACE) or type(link).__name__ == "InterfaceError"
-        if interface and any(w in str(link)[:500].lower() for w in _LOST_CONNECTION_WORDS):
+        # asyncpg's InterfaceError (InternalClientError: "cannot switch to state 15; another
+        # operation (2) is in progress"), or SQLAlchemy's DBAPI-level adaptations of them.
+        interface = isinstance(link, _ASYNCPG_INTERFACE) or type(link).__name__ in (
+            "InterfaceError",
+            "InternalClientError",
+            "InternalError",
+        )
+        if interface and _LOST_CONNECTION.search(str(link)[:500]):
             return True
     return False
 
