@@ -172,6 +172,48 @@ def test_a_pool_lock_is_released_when_its_holder_is_killed() -> None:
     lock.release()
 
 
+# --- stranded-job recovery ---------------------------------------------------------------------
+
+STRANDED = """
+import json, uuid
+from filterbets_nb.db import store
+from filterbets_nb.db.migrate import ensure_schema
+from filterbets_nb.db.session import run_async
+from filterbets_nb.tasks.backtest_tasks import save_results
+from filterbets_nb.tasks.celery_app import celery_app
+from filterbets_nb.tasks.recovery import stranded_jobs
+
+ensure_schema()
+
+def job(states):
+    job_id, ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(3)]
+    flt = {"market": "home", "rules": []}
+    run_async(lambda s: store.create_job(s, job_id, flt, {}, ids, "t"))
+    for task_id, state in zip(ids, states):
+        if state:
+            celery_app.backend.store_result(task_id, {}, state)
+    return job_id, ids
+
+received, _ = job(["SUCCESS", "SUCCESS", None])  # its save_results died with a worker, unstarted
+running, _ = job(["SUCCESS", "PROGRESS", None])
+queued, ids = job(["SUCCESS", "SUCCESS", None])
+save_results.s({"job_id": queued}).set(task_id=ids[2]).apply_async()  # waits in the broker
+failed, _ = job(["SUCCESS", "FAILURE", None])  # ended: its job is failed by on_failure
+print(json.dumps({"stranded": sorted(j.id for j in stranded_jobs(celery_app)),
+                  "expected": sorted([received, running])}))
+"""
+
+
+@pytest.mark.slow
+def test_recovery_finds_received_and_running_links_nobody_holds(tmp_path: Path) -> None:
+    """Embedded mode, no worker alive: a job whose next link was received (still PENDING in the
+    backend, its message gone) or running is stranded; one whose message still waits in the
+    broker's folder, or whose link failed, is not."""
+    out = run_py(embedded_env(tmp_path / "data"), STRANDED)
+    assert isinstance(out, dict)
+    assert out["stranded"] == out["expected"]
+
+
 # --- real workers under fault ------------------------------------------------------------------
 
 WAIT_ALL = """
