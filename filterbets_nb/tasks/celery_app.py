@@ -16,7 +16,12 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_init,
+    worker_ready,
+)
 from kombu import Exchange, Queue
 
 from filterbets_nb.config import get_settings, install_log_masking
@@ -87,6 +92,22 @@ celery_app.conf.task_routes = {
 @after_setup_task_logger.connect
 def _mask_passwords(logger: logging.Logger, **_: Any) -> None:
     install_log_masking(logger)
+
+
+#: Issue 15: how a worker retries publishing (a chain's next link is sent by the worker that ran
+#: the link before it). Celery's default gives up after about 0.6 s, so a Redis restart between
+#: two links failed the job; this spans about 30 s. Clients keep the default and fail fast.
+WORKER_PUBLISH_RETRY = {
+    "max_retries": 10,
+    "interval_start": 0.5,
+    "interval_step": 1.0,
+    "interval_max": 4.0,
+}
+
+
+@worker_init.connect
+def _patient_publishing(**_: Any) -> None:
+    celery_app.conf.task_publish_retry_policy = WORKER_PUBLISH_RETRY
 
 
 @worker_ready.connect
