@@ -27,7 +27,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from filterbets_nb import compose_init
-from tests.conftest import APP, ROOT, cli, embedded_env, run_py
+from tests.conftest import APP, ROOT, embedded_env, run_py
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -301,10 +301,15 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def test_compose_init_writes_random_secrets_once(tmp_path: Path) -> None:
-    env = embedded_env(tmp_path / "data")
+    """The real command, run in-process (Typer's runner): a subprocess per call costs seconds."""
+    from typer.testing import CliRunner
+
+    from filterbets_nb.cli import app
+
+    runner = CliRunner()
     target = tmp_path / ".env"
-    first = cli(env, "compose-init", "--path", str(target), timeout=120)
-    assert first.returncode == 0, first.stderr
+    first = runner.invoke(app, ["compose-init", "--path", str(target)])
+    assert first.exit_code == 0, first.output
     assert target.stat().st_mode & 0o777 == 0o600
     values = _read_env(target)
     assert set(values) == set(compose_init.SECRETS)
@@ -314,13 +319,13 @@ def test_compose_init_writes_random_secrets_once(tmp_path: Path) -> None:
     services = load_compose(values)["services"]  # the stack starts with exactly these
     assert environment(services["jupyter"])["JUPYTER_TOKEN"] == values["JUPYTER_TOKEN"]
 
-    again = cli(env, "compose-init", "--path", str(target), timeout=120)
-    assert again.returncode != 0 and "already exists" in again.stderr
-    assert "Traceback" not in again.stderr
+    again = runner.invoke(app, ["compose-init", "--path", str(target)])
+    assert again.exit_code == 1 and "already exists" in again.output, again.output
+    assert again.exception is None or isinstance(again.exception, SystemExit)
     assert _read_env(target) == values  # untouched
 
-    forced = cli(env, "compose-init", "--path", str(target), "--force", timeout=120)
-    assert forced.returncode == 0, forced.stderr
+    forced = runner.invoke(app, ["compose-init", "--path", str(target), "--force"])
+    assert forced.exit_code == 0, forced.output
     replaced = _read_env(target)
     assert all(replaced[name] != values[name] for name in values)
 

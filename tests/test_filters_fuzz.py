@@ -90,6 +90,7 @@ def test_any_json_parses_or_is_refused_with_a_location(data: Any) -> None:
     check(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(filters)
 def test_near_valid_filters_parse_or_are_refused_with_a_location(data: dict[str, Any]) -> None:
