@@ -512,6 +512,21 @@ def scan_cmd(
         )
 
 
+@app.command("compose-init")
+def compose_init_cmd(
+    path: Annotated[Path, typer.Option("--path", help="Where to write it.")] = Path(".env"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write the .env of random secrets docker-compose.yml requires (never overwrites one)."""
+    from filterbets_nb.compose_init import write_env
+
+    try:
+        values = write_env(path, force=force)
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"wrote {path} (mode 600) with new {', '.join(values)}")
+
+
 def main() -> None:
     """Run the CLI; a user error is one line on stderr (``--debug`` shows the traceback)."""
     try:

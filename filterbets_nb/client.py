@@ -27,7 +27,7 @@ from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
-from filterbets_nb.filters import Filter
+from filterbets_nb.filters import Filter, job_label
 from filterbets_nb.results import ResultViews
 from filterbets_nb.stats import from_jsonable
 from filterbets_nb.status import (
@@ -79,8 +79,7 @@ ROW_GRACE = 5.0
 #: Seconds a job may stay PENDING before its status says that no worker has taken it.
 NOTICE_AFTER = 5.0
 #: Bounds of the inputs a submit accepts, checked before anything is stored or sent.
-MAX_LABEL = 200
-MAX_LEAGUE = 16
+MAX_LEAGUE = 32  # leagues.code
 MAX_SEASON = 16
 MAX_SCOPE_ITEMS = 500
 MAX_STAKE = 1e9
@@ -192,16 +191,6 @@ def _check_limit(soft_time_limit: float | None) -> float | None:
     return float(soft_time_limit)
 
 
-def _check_label(label: str, default: str) -> str:
-    if not isinstance(label, str):
-        raise TypeError(f"label must be a string, not {type(label).__name__}")
-    if len(label) > MAX_LABEL or "\x00" in label:
-        raise ValueError(f"label must have at most {MAX_LABEL} characters and no NUL")
-    if label:
-        return label
-    return default if len(default) <= MAX_LABEL else default[: MAX_LABEL - 3] + "..."
-
-
 @dataclass(frozen=True)
 class _Submission:
     """One backtest's inputs, validated: nothing is stored or sent before this exists."""
@@ -228,7 +217,7 @@ def _validate(
         "seasons": _codes(seasons, "seasons", MAX_SEASON),
     }
     limit = _check_limit(soft_time_limit)
-    return _Submission(parsed, scope, _check_label(label, parsed.describe()), limit)
+    return _Submission(parsed, scope, job_label(parsed, label), limit)
 
 
 def _prepare(sub: _Submission) -> tuple[BacktestRun, Signature]:

@@ -7,20 +7,129 @@ Switching from the embedded default (SQLite + a serverless Celery transport, all
 from __future__ import annotations
 
 import logging
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)@")
+#: Characters of one log record or stored error message; the rest is cut (see :func:`clip`).
+MAX_MESSAGE_CHARS = 2000
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_USER_END = frozenset(":/@") | frozenset(" \t\n\r\f\v")
+_PASSWORD_END = frozenset("@") | frozenset(" \t\n\r\f\v")
 
 
 def mask_url(text: str) -> str:
-    """Replace every password inside ``scheme://user:password@host`` URLs in ``text`` by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    """Replace every password inside ``scheme://user:password@host`` URLs in ``text`` by ``***``.
+
+    A hand-written scan rather than a regular expression: a backtracking pattern needs time
+    quadratic in a long run of scheme-like characters (60k characters took 6 s), and this runs on
+    every log record. Each character is looked at a bounded number of times.
+    """
+    out: list[str] = []
+    done = 0  # text[:done] is settled (copied into ``out``)
+    n = len(text)
+    pos = text.find("://")
+    while pos != -1:
+        start = pos
+        while start > done and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        colon = pos + 3
+        while colon < n and text[colon] not in _USER_END:
+            colon += 1
+        has_scheme = any(c.isalpha() for c in text[start:pos]) if start < pos else False
+        if has_scheme and colon < n and text[colon] == ":":
+            at = colon + 1
+            while at < n and text[at] not in _PASSWORD_END:
+                at += 1
+            if at < n and text[at] == "@" and at > colon + 1:
+                out.append(text[done : colon + 1])
+                out.append("***")
+                done = at
+                pos = text.find("://", at)
+                continue
+            # No ``@`` before the next blank: nothing up to ``at`` can be a password.
+            pos = text.find("://", max(at, pos + 3))
+            continue
+        pos = text.find("://", max(colon, pos + 3))
+    out.append(text[done:])
+    return "".join(out)
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out, so one oversized
+    value cannot flood a log, a job's error column or a terminal."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Schemes each URL setting accepts (an empty URL means the embedded default). The database needs
+#: an async driver; results go to Redis or a SQLAlchemy database (``db+...``).
+URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "database_url": ("sqlite+aiosqlite", "postgresql+asyncpg"),
+    "broker_url": ("redis", "rediss", "filesystem", "memory"),
+    "result_backend": ("redis", "rediss", "db+sqlite", "db+postgresql", "cache+memory"),
+}
+#: Longest URL a setting may hold.
+MAX_URL_CHARS = 2000
+
+
+class SettingsError(ValueError):
+    """A malformed setting: one line naming the environment variable and what is wrong."""
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    """``value`` if it is empty or a well-formed URL with one of ``schemes``."""
+    value = value.strip()
+    if not value:
+        return value
+    if len(value) > MAX_URL_CHARS:
+        raise ValueError(f"longer than {MAX_URL_CHARS} characters")
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise ValueError(f"not a URL (expected scheme://...): {clip(mask_url(value), 80)!r}")
+    if scheme not in schemes:
+        raise ValueError(
+            f"unknown scheme {clip(scheme, 40)!r}; expected one of "
+            + ", ".join(f"{s}://" for s in schemes)
+        )
+    if any(c.isspace() for c in value) or "\x00" in value:
+        raise ValueError("contains blanks or NUL characters")
+    if scheme in ("redis", "rediss", "postgresql+asyncpg", "db+postgresql"):
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises ValueError when not a number in 0..65535
+        except ValueError as exc:
+            raise ValueError(f"bad host or port in {mask_url(value)!r}: {exc}") from None
+        if not parts.hostname:
+            raise ValueError(f"no host in {mask_url(value)!r}")
+        if port == 0:
+            raise ValueError(f"port 0 in {mask_url(value)!r}")
+        db = parts.path.strip("/")
+        if scheme.startswith("redis") and db and not db.isdigit():
+            raise ValueError(f"Redis database must be a number, got {clip(db, 40)!r}")
+    elif scheme.startswith(("sqlite", "db+sqlite")) and not rest.startswith("/"):
+        raise ValueError(f"expected {scheme}:///path/to/file.db")
+    return value
+
+
+def _one_line(exc: ValidationError) -> str:
+    """pydantic's multi-line report as one line per problem, joined: variable, then reason."""
+    problems = []
+    for error in exc.errors():
+        name = (
+            "FILTERBETS_" + "_".join(str(p) for p in error["loc"]).upper() if error["loc"] else ""
+        )
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        if name and error["type"] != "value_error":
+            reason += f", got {clip(mask_url(repr(error.get('input'))), 60)}"
+        problems.append(f"{name}: {reason}" if name else reason)
+    return "invalid settings: " + "; ".join(problems)
 
 
 def default_data_dir() -> Path:
@@ -45,23 +154,26 @@ class Settings(BaseSettings):
     broker_url: str = ""
     result_backend: str = ""
     #: Seconds between polls of the filesystem broker (embedded mode only).
-    broker_polling_interval: float = 0.05
+    broker_polling_interval: float = Field(0.05, gt=0, le=60)
     #: Concurrency of the worker the package starts for the user in embedded mode.
-    worker_concurrency: int = 2
+    worker_concurrency: int = Field(2, ge=1, le=256)
     log_level: str = "INFO"
     #: Least seconds between two PROGRESS updates of a task (and at least 1 % between them).
-    progress_interval: float = 0.25
+    progress_interval: float = Field(0.25, ge=0, le=3600)
     #: Matches read per database round trip by the evaluate link (progress is reported per page).
-    fetch_page_size: int = 50_000
+    fetch_page_size: int = Field(50_000, ge=1)
     #: Rows the engine evaluates between two progress callbacks.
-    engine_chunk_size: int = 100_000
+    engine_chunk_size: int = Field(100_000, ge=1)
     #: Megabytes of loaded matches each worker process keeps for the next job over the same
     #: leagues, seasons and unchanged data (a filter sweep loads them once); 0 turns it off.
-    match_cache_mb: int = 512
+    match_cache_mb: int = Field(512, ge=0)
     #: Seconds a Redis message may stay unacknowledged before it is given to another worker. It
     #: must exceed the longest task (the hard time limit is 3600 s), or running tasks would be
     #: delivered twice; a worker killed outright has its task redelivered after this long.
-    visibility_timeout: int = 7200
+    visibility_timeout: int = Field(7200, gt=0)
+    #: Seconds before the first retry of a task that met a passing fault; later retries wait
+    #: 3x and 9x as long, each ± 20 % (see ``tasks.base.retry_countdown``).
+    retry_base_seconds: float = Field(5.0, gt=0, le=600)
     #: Root of football-data.co.uk, or of a mirror laid out like it, for ``fb.fetch``.
     football_data_url: str = "https://www.football-data.co.uk/"
     #: League codes (comma separated) whose current season the daily refresh fetches; empty
@@ -71,7 +183,23 @@ class Settings(BaseSettings):
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+        path = value.expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{path} exists and is not a directory")
+        return path
+
+    @field_validator("database_url", "broker_url", "result_backend", mode="after")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        return _check_url(value, URL_SCHEMES[str(info.field_name)])
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {clip(value, 40)!r}; expected one of {LOG_LEVELS}")
+        return level
 
     @property
     def mode(self) -> Literal["embedded", "services"]:
@@ -132,16 +260,30 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached; ``get_settings.cache_clear()`` re-reads the env)."""
-    return Settings()
+    """The process-wide settings (cached; ``get_settings.cache_clear()`` re-reads the env).
+
+    Raises :class:`SettingsError` (one line per problem, naming the variable) when a setting is
+    malformed, so a typo is reported where the settings are read rather than as a traceback
+    from the driver that first tries to use it.
+    """
+    return load_settings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings(**overrides)``, with validation errors turned into a :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
 
 
 class MaskPasswordsFilter(logging.Filter):
-    """Logging filter that masks URL passwords in every record it sees."""
+    """Logging filter that masks URL passwords in every record it sees and clips it to
+    :data:`MAX_MESSAGE_CHARS`, so one huge value cannot stall or flood a worker's log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_url(message)
+        masked = clip(mask_url(message))
         if masked != message:
             record.msg, record.args = masked, None
         return True

@@ -78,6 +78,7 @@ import dataclasses
 import datetime as dt
 import math
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
@@ -93,7 +94,10 @@ __all__ = [
     "FIELDS",
     "MARKETS",
     "MAX_IN_VALUES",
+    "MAX_LABEL_CHARS",
+    "MAX_NAME_CHARS",
     "MAX_RULES",
+    "MAX_TEXT_CHARS",
     "OPS",
     "STAKING_PLANS",
     "Condition",
@@ -102,10 +106,17 @@ __all__ = [
     "Filter",
     "FilterError",
     "Rule",
+    "job_label",
 ]
 
 MAX_RULES: Final[int] = 50
 MAX_IN_VALUES: Final[int] = 1000
+#: Longest text value of a rule (a league code): the ``leagues.code`` column is varchar(32).
+MAX_TEXT_CHARS: Final[int] = 32
+#: Longest ``prob_field`` (a column name of the matches frame).
+MAX_NAME_CHARS: Final[int] = 64
+#: Longest job label: the ``backtest_jobs.label`` column is varchar(200).
+MAX_LABEL_CHARS: Final[int] = 200
 OPS: Final[tuple[str, ...]] = ("=", "!=", ">", "<", ">=", "<=", "in", "between")
 MARKETS: Final[tuple[str, ...]] = schema.ODDS_MARKETS
 STAKING_PLANS: Final[tuple[str, ...]] = ("flat", "kelly")
@@ -132,6 +143,40 @@ class FilterError(ValueError):
 
 class UnknownFieldError(FilterError, AttributeError):
     """``F.<name>`` with a name outside :data:`FIELDS` (also an AttributeError for ``getattr``)."""
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlist = _SHOW.maxtuple = _SHOW.maxdict = _SHOW.maxset = 6
+_SHOW.maxlevel = 3
+
+
+def _show(value: object) -> str:
+    """``repr(value)`` cut to a few dozen characters: error messages quote what is wrong without
+    copying a megabyte string (or a list of a million items) into logs and the job's error."""
+    text = _SHOW.repr(value)  # bounded per item; nesting can still multiply, so cut the whole
+    return text if len(text) <= 100 else f"{text[:97]}..."
+
+
+def _check_text(value: str, where: str, limit: int) -> str:
+    """``value`` if it fits ``limit`` characters and holds no NUL (which PostgreSQL refuses)."""
+    if len(value) > limit:
+        raise FilterError(f"{where}: longer than {limit} characters ({len(value)})")
+    if "\x00" in value:
+        raise FilterError(f"{where}: contains a NUL character")
+    return value
+
+
+def job_label(flt: Filter, label: str = "") -> str:
+    """The label a job is stored with: ``label`` if given (refused when over
+    :data:`MAX_LABEL_CHARS`, so what the user named is never silently changed), else the filter's
+    description, cut deterministically to fit (a 50-rule filter describes itself at length)."""
+    if label:
+        if not isinstance(label, str):
+            raise FilterError(f"label: expected a string, got {_show(label)}")
+        return _check_text(label, "label", MAX_LABEL_CHARS)
+    text = flt.describe()
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -183,25 +228,26 @@ def _scalar(value: object, kind: Kind, where: str) -> Scalar:
     """Check one rule value against the field kind; return it as a plain Python value."""
     if kind == "number":
         if not _is_number(value):
-            raise FilterError(f"{where}: expected a number, got {value!r}")
+            raise FilterError(f"{where}: expected a number, got {_show(value)}")
         number = value.item() if isinstance(value, np.generic) else value
         assert isinstance(number, int | float)
         if not math.isfinite(number):
-            raise FilterError(f"{where}: value must be finite, got {value!r}")
+            raise FilterError(f"{where}: value must be finite, got {_show(value)}")
         return number
     if not isinstance(value, str):
-        raise FilterError(f"{where}: expected a string, got {value!r}")
+        raise FilterError(f"{where}: expected a string, got {_show(value)}")
     if kind == "str" and not value:
         raise FilterError(f"{where}: empty string")
+    _check_text(value, where, MAX_TEXT_CHARS)
     if kind == "season" and not _SEASON_RE.fullmatch(value):
-        raise FilterError(f"{where}: season must look like '2019-20', got {value!r}")
+        raise FilterError(f"{where}: season must look like '2019-20', got {_show(value)}")
     if kind == "date":
         try:
             if not _DATE_RE.fullmatch(value):
                 raise ValueError
             dt.date.fromisoformat(value)
         except ValueError:
-            raise FilterError(f"{where}: date must be 'YYYY-MM-DD', got {value!r}") from None
+            raise FilterError(f"{where}: date must be 'YYYY-MM-DD', got {_show(value)}") from None
     return value
 
 
@@ -223,14 +269,14 @@ class Rule:
         if not isinstance(self.field, str) or self.field not in FIELDS:
             raise FilterError(f"{where}: unknown field; see filters.FIELDS")
         if self.op not in OPS:
-            raise FilterError(f"{where}: unknown op {self.op!r}; expected one of {OPS}")
+            raise FilterError(f"{where}: unknown op {_show(self.op)}; expected one of {OPS}")
         kind = FIELDS[self.field].kind
         if kind == "str" and self.op in _ORDER_OPS | {"between"}:
-            raise FilterError(f"{where}: op {self.op!r} is not allowed on a text field")
+            raise FilterError(f"{where}: op {_show(self.op)} is not allowed on a text field")
         value = self.value
         if self.op in ("in", "between"):
             if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-                raise FilterError(f"{where}: op {self.op!r} needs a list, got {value!r}")
+                raise FilterError(f"{where}: op {_show(self.op)} needs a list, got {_show(value)}")
             items = tuple(_scalar(v, kind, where) for v in value)
             if self.op == "in":
                 if not items:
@@ -239,14 +285,16 @@ class Rule:
                     raise FilterError(f"{where}: 'in' takes at most {MAX_IN_VALUES} values")
             else:
                 if len(items) != 2:
-                    raise FilterError(f"{where}: 'between' needs [lo, hi], got {value!r}")
+                    raise FilterError(f"{where}: 'between' needs [lo, hi], got {_show(value)}")
                 lo, hi = items
                 if lo > hi:  # type: ignore[operator]
-                    raise FilterError(f"{where}: 'between' has lo > hi ({lo!r} > {hi!r})")
+                    raise FilterError(f"{where}: 'between' has lo > hi ({_show(lo)} > {_show(hi)})")
             object.__setattr__(self, "value", items)
         else:
             if isinstance(value, list | tuple):
-                raise FilterError(f"{where}: op {self.op!r} needs a single value, got {value!r}")
+                raise FilterError(
+                    f"{where}: op {_show(self.op)} needs a single value, got {_show(value)}"
+                )
             object.__setattr__(self, "value", _scalar(value, kind, where))
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,20 +313,20 @@ class Rule:
 
 
 def _where(index: int | None, name: object) -> str:
-    return f"rule {index} (field {name!r})" if index is not None else f"field {name!r}"
+    return f"rule {index} (field {_show(name)})" if index is not None else f"field {_show(name)}"
 
 
 def _rule_from(obj: object, index: int) -> Rule:
     if isinstance(obj, Rule):
         return Rule(obj.field, obj.op, obj.value, index)
     if not isinstance(obj, Mapping):
-        raise FilterError(f"rule {index}: expected a dict with field/op/value, got {obj!r}")
+        raise FilterError(f"rule {index}: expected a dict with field/op/value, got {_show(obj)}")
     extra = set(obj) - {"field", "op", "value"}
     missing = {"field", "op", "value"} - set(obj)
     if missing or extra:
         raise FilterError(
             f"{_where(index, obj.get('field'))}: needs exactly the keys field, op, value"
-            f" (missing {sorted(missing)}, unexpected {sorted(map(str, extra))})"
+            f" (missing {sorted(missing)}, unexpected {_show(sorted(map(str, extra)))})"
         )
     return Rule(obj["field"], obj["op"], obj["value"], index)
 
@@ -287,7 +335,7 @@ def _flatten(rules: object) -> list[object]:
     if isinstance(rules, Condition):
         return list(rules.rules)
     if isinstance(rules, Mapping | str | bytes) or not isinstance(rules, Iterable):
-        raise FilterError(f"rules must be a list of rules, got {rules!r}")
+        raise FilterError(f"rules must be a list of rules, got {_show(rules)}")
     out: list[object] = []
     for item in rules:
         out.extend(item.rules if isinstance(item, Condition) else [item])
@@ -313,20 +361,22 @@ class Filter:
             raise FilterError(f"too many rules ({len(items)}); at most {MAX_RULES}")
         object.__setattr__(self, "rules", tuple(_rule_from(r, i) for i, r in enumerate(items)))
         if self.market not in MARKETS:
-            raise FilterError(f"unknown market {self.market!r}; expected one of {MARKETS}")
+            raise FilterError(f"unknown market {_show(self.market)}; expected one of {MARKETS}")
         if self.price not in schema.PRICE_SOURCES:
             raise FilterError(
-                f"unknown price {self.price!r}; expected one of {schema.PRICE_SOURCES}"
+                f"unknown price {_show(self.price)}; expected one of {schema.PRICE_SOURCES}"
             )
         if self.fair_method not in prices.METHODS:
             raise FilterError(
                 f"unknown fair_method {self.fair_method!r}; expected one of {prices.METHODS}"
             )
         if not _is_number(self.stake) or not math.isfinite(self.stake) or self.stake <= 0:
-            raise FilterError(f"stake must be a finite number > 0, got {self.stake!r}")
+            raise FilterError(f"stake must be a finite number > 0, got {_show(self.stake)}")
         object.__setattr__(self, "stake", float(self.stake))
         if self.staking not in STAKING_PLANS:
-            raise FilterError(f"unknown staking {self.staking!r}; expected one of {STAKING_PLANS}")
+            raise FilterError(
+                f"unknown staking {_show(self.staking)}; expected one of {STAKING_PLANS}"
+            )
         if self.staking == "flat":
             if self.kelly_fraction is not None or self.prob_field is not None:
                 raise FilterError("kelly_fraction/prob_field are only allowed with staking 'kelly'")
@@ -335,12 +385,14 @@ class Filter:
             object.__setattr__(self, "kelly_fraction", DEFAULT_KELLY_FRACTION)
         frac = self.kelly_fraction
         if not _is_number(frac) or not math.isfinite(frac) or not 0 < frac <= 1:  # type: ignore[arg-type, operator]
-            raise FilterError(f"kelly_fraction must be in (0, 1], got {frac!r}")
+            raise FilterError(f"kelly_fraction must be in (0, 1], got {_show(frac)}")
         object.__setattr__(self, "kelly_fraction", float(frac))  # type: ignore[arg-type]
         if not isinstance(self.prob_field, str) or not self.prob_field:
             raise FilterError(
-                f"staking 'kelly' needs prob_field (a probability column), got {self.prob_field!r}"
+                "staking 'kelly' needs prob_field (a probability column),"
+                f" got {_show(self.prob_field)}"
             )
+        _check_text(self.prob_field, "prob_field", MAX_NAME_CHARS)
 
     # ----------------------------------------------------------------------------- construction
     @classmethod
@@ -384,13 +436,13 @@ class Filter:
         }
         extra = set(data) - allowed
         if extra:
-            raise FilterError(f"unknown filter keys {sorted(map(str, extra))}")
+            raise FilterError(f"unknown filter keys {_show(sorted(map(str, extra)))}")
         for key in ("rules", "market"):
             if key not in data:
-                raise FilterError(f"filter needs {key!r}")
+                raise FilterError(f"filter needs {_show(key)}")
         rules = data["rules"]
         if not isinstance(rules, list | tuple):
-            raise FilterError(f"rules must be a list, got {rules!r}")
+            raise FilterError(f"rules must be a list, got {_show(rules)}")
         return cls(
             tuple(rules),
             data["market"],
@@ -511,7 +563,7 @@ def _prepare(rule: Rule, column: pd.Series, index: int) -> Any:
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError):
         raise FilterError(
-            f"{_where(index, rule.field)}: column {column.name!r} is not numeric"
+            f"{_where(index, rule.field)}: column {_show(column.name)} is not numeric"
         ) from None
     return ("num", values, rule.value)
 
@@ -631,7 +683,7 @@ class FieldRef:
 
     def __init__(self, name: str) -> None:
         if name not in FIELDS:
-            raise UnknownFieldError(f"unknown filter field {name!r}; see filters.FIELDS")
+            raise UnknownFieldError(f"unknown filter field {_show(name)}; see filters.FIELDS")
         self.name = name
 
     def _cond(self, op: str, value: object) -> Condition:

@@ -26,6 +26,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from filterbets_nb import compose_init
 from tests.conftest import APP, ROOT, embedded_env, run_py
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -87,11 +88,21 @@ def interpolate(value: Any, env: Mapping[str, str]) -> Any:
     return _VARIABLE.sub(substitute, value)
 
 
+#: Host secrets for the tests that need a startable stack (the file has no defaults).
+SECRETS_SET = {
+    "POSTGRES_PASSWORD": "pg-S3cret",
+    "REDIS_PASSWORD": "redis-S3cret",
+    "FLOWER_BASIC_AUTH": "admin:flower-S3cret",
+    "JUPYTER_TOKEN": "jupyter-S3cret",
+}
+
+
 def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """docker-compose.yml with anchors and merge keys resolved and variables substituted."""
+    """docker-compose.yml with anchors and merge keys resolved and variables substituted
+    (with :data:`SECRETS_SET` unless ``env`` is given)."""
     document = yaml.safe_load(COMPOSE_FILE.read_text())
     assert isinstance(document, dict), "docker-compose.yml is not a mapping"
-    return interpolate(document, env or {})
+    return interpolate(document, SECRETS_SET if env is None else env)
 
 
 @pytest.fixture(scope="module")
@@ -205,10 +216,7 @@ def test_db_is_postgres_16_with_healthcheck_and_volume(compose: dict[str, Any]) 
 
 
 # ------------------------------------------------------------------------------ URLs + settings
-ENVIRONMENTS = {
-    "defaults": {},
-    "secrets set": {"POSTGRES_PASSWORD": "pg-S3cret", "REDIS_PASSWORD": "redis-S3cret"},
-}
+ENVIRONMENTS = {"secrets set": SECRETS_SET, "compose-init": compose_init.generate()}
 
 
 def service_settings(
@@ -252,11 +260,74 @@ def test_app_urls_point_at_the_services(
         assert (parts.hostname, parts.port) == ("redis", 6379)
         assert parts.password == redis_env["REDIS_PASSWORD"]
         assert "--requirepass" in redis_command and "$REDIS_PASSWORD" in redis_command
-    if "POSTGRES_PASSWORD" in host_env:
-        assert database.password == host_env["POSTGRES_PASSWORD"]
-        assert urlsplit(settings.broker).password == host_env["REDIS_PASSWORD"]
+    assert database.password == host_env["POSTGRES_PASSWORD"]
+    assert urlsplit(settings.broker).password == host_env["REDIS_PASSWORD"]
     for secret in (db_env["POSTGRES_PASSWORD"], redis_env["REDIS_PASSWORD"]):
         assert f":{secret}@" not in settings.describe()  # masked in logs
+
+
+# ------------------------------------------------------------------------------------ secrets
+@pytest.mark.parametrize("name", sorted(compose_init.SECRETS))
+@pytest.mark.parametrize("value", [None, ""])
+def test_every_secret_is_required(name: str, value: str | None) -> None:
+    """No secret has a usable default: unset or empty, the stack refuses to start, saying
+    which variable and how to make one."""
+    env = dict(SECRETS_SET)
+    if value is None:
+        del env[name]
+    else:
+        env[name] = value
+    with pytest.raises(KeyError, match=f"{name} is unset: .*compose-init"):
+        load_compose(env)
+
+
+def test_no_secret_is_written_with_a_default() -> None:
+    text = COMPOSE_FILE.read_text()
+    for name in compose_init.SECRETS:
+        uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
+        assert uses, f"{name} is not used"
+        assert all(use.startswith(":?") for use in uses), (name, uses)
+
+
+def test_jupyter_and_flower_require_their_secrets(services: dict[str, dict[str, Any]]) -> None:
+    assert environment(services["jupyter"])["JUPYTER_TOKEN"] == SECRETS_SET["JUPYTER_TOKEN"]
+    flower = environment(services["flower"])["FLOWER_BASIC_AUTH"]
+    assert flower == SECRETS_SET["FLOWER_BASIC_AUTH"] and ":" in flower
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_compose_init_writes_random_secrets_once(tmp_path: Path) -> None:
+    """The real command, run in-process (Typer's runner): a subprocess per call costs seconds."""
+    from typer.testing import CliRunner
+
+    from filterbets_nb.cli import app
+
+    runner = CliRunner()
+    target = tmp_path / ".env"
+    first = runner.invoke(app, ["compose-init", "--path", str(target)])
+    assert first.exit_code == 0, first.output
+    assert target.stat().st_mode & 0o777 == 0o600
+    values = _read_env(target)
+    assert set(values) == set(compose_init.SECRETS)
+    for name, value in values.items():
+        secret = value.split(":", 1)[1] if name == "FLOWER_BASIC_AUTH" else value
+        assert len(secret) >= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", secret), name
+    services = load_compose(values)["services"]  # the stack starts with exactly these
+    assert environment(services["jupyter"])["JUPYTER_TOKEN"] == values["JUPYTER_TOKEN"]
+
+    again = runner.invoke(app, ["compose-init", "--path", str(target)])
+    assert again.exit_code == 1 and "already exists" in again.output, again.output
+    assert again.exception is None or isinstance(again.exception, SystemExit)
+    assert _read_env(target) == values  # untouched
+
+    forced = runner.invoke(app, ["compose-init", "--path", str(target), "--force"])
+    assert forced.exit_code == 0, forced.output
+    replaced = _read_env(target)
+    assert all(replaced[name] != values[name] for name in values)
 
 
 # ------------------------------------------------------------------------------- start ordering

@@ -1,11 +1,26 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from filterbets_nb.config import MaskPasswordsFilter, Settings, mask_url
+from filterbets_nb.config import (
+    MAX_MESSAGE_CHARS,
+    MaskPasswordsFilter,
+    Settings,
+    SettingsError,
+    clip,
+    get_settings,
+    load_settings,
+    mask_url,
+)
 
 
 def test_embedded_default_lives_in_data_dir(tmp_path: Path) -> None:
@@ -64,3 +79,137 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
         handler.removeFilter(handler.filters[-1])
     assert "pw123" not in caplog.text
     assert "postgresql://u:***@h/db" in caplog.text
+
+
+# --- masking and clipping are linear and bounded ----------------------------------------------
+
+#: The pattern mask_url replaced (quadratic on long runs of scheme characters): the reference
+#: the linear scan must agree with on short inputs.
+_REFERENCE = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)@")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "B", "1", "+", ":", "/", "@", " ", "://", "x:y@", "é"])))
+def test_mask_url_agrees_with_the_reference_pattern(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert mask_url(text) == _REFERENCE.sub(r"\g<head>***@", text)
+
+
+def _lines_run(fn: Callable[[str], object], text: str) -> int:
+    """Python lines ``fn`` executes on ``text``: a count of work that does not depend on the
+    machine's load, unlike a timing."""
+    count = 0
+
+    def tracer(frame: FrameType, event: str, arg: object) -> object:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        fn(text)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+@pytest.mark.parametrize(
+    "unit", ["a", "a://", "a://b:", "x://u:p@", "a://" + "b" * 50 + ":", "ab:/@ \t"]
+)
+def test_mask_url_work_is_linear_in_its_input(unit: str) -> None:
+    """The audit's 60k-character input took 6 s (quadratic): doubling the input must at most
+    double the work."""
+    small = _lines_run(mask_url, unit * 2_000)
+    large = _lines_run(mask_url, unit * 4_000)
+    assert large <= 2.05 * small + 50, (small, large)
+    assert mask_url("a" * 1_000_000 + "://u:pw@h").endswith("://u:***@h")
+
+
+def test_clip_bounds_log_records(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("filterbets-test-clip")
+    caplog.handler.addFilter(MaskPasswordsFilter())
+    try:
+        logger.warning("value %s", "v" * 1_000_000)
+    finally:
+        caplog.handler.removeFilter(caplog.handler.filters[-1])
+    assert len(caplog.records[-1].getMessage()) < MAX_MESSAGE_CHARS + 100
+    assert "more characters]" in caplog.text
+    assert clip("short") == "short"
+
+
+# --- settings are validated at load, one line naming the variable -------------------------------
+
+MALFORMED: list[tuple[dict[str, str], str]] = [
+    ({"FILTERBETS_DATABASE_URL": "mysql://u@h/db"}, "FILTERBETS_DATABASE_URL: unknown scheme"),
+    ({"FILTERBETS_DATABASE_URL": "not a url"}, "FILTERBETS_DATABASE_URL: not a URL"),
+    ({"FILTERBETS_DATABASE_URL": "postgresql+asyncpg:///db"}, "FILTERBETS_DATABASE_URL: no host"),
+    ({"FILTERBETS_DATABASE_URL": "sqlite+aiosqlite://rel.db"}, "FILTERBETS_DATABASE_URL: expected"),
+    ({"FILTERBETS_BROKER_URL": "amqp://guest@h//"}, "FILTERBETS_BROKER_URL: unknown scheme"),
+    ({"FILTERBETS_BROKER_URL": "redis://h:99999/0"}, "FILTERBETS_BROKER_URL: bad host or port"),
+    ({"FILTERBETS_BROKER_URL": "redis://:pw@h:abc/0"}, "FILTERBETS_BROKER_URL: bad host or port"),
+    ({"FILTERBETS_BROKER_URL": "redis://h/zero"}, "FILTERBETS_BROKER_URL: Redis database"),
+    ({"FILTERBETS_BROKER_URL": "redis://h:0/1"}, "FILTERBETS_BROKER_URL: port 0"),
+    ({"FILTERBETS_RESULT_BACKEND": "rpc://"}, "FILTERBETS_RESULT_BACKEND: unknown scheme"),
+    ({"FILTERBETS_WORKER_CONCURRENCY": "0"}, "FILTERBETS_WORKER_CONCURRENCY:"),
+    ({"FILTERBETS_WORKER_CONCURRENCY": "two"}, "FILTERBETS_WORKER_CONCURRENCY:"),
+    ({"FILTERBETS_BROKER_POLLING_INTERVAL": "-1"}, "FILTERBETS_BROKER_POLLING_INTERVAL:"),
+    ({"FILTERBETS_PROGRESS_INTERVAL": "-0.5"}, "FILTERBETS_PROGRESS_INTERVAL:"),
+    ({"FILTERBETS_FETCH_PAGE_SIZE": "0"}, "FILTERBETS_FETCH_PAGE_SIZE:"),
+    ({"FILTERBETS_ENGINE_CHUNK_SIZE": "-5"}, "FILTERBETS_ENGINE_CHUNK_SIZE:"),
+    ({"FILTERBETS_MATCH_CACHE_MB": "-1"}, "FILTERBETS_MATCH_CACHE_MB:"),
+    ({"FILTERBETS_VISIBILITY_TIMEOUT": "-3"}, "FILTERBETS_VISIBILITY_TIMEOUT:"),
+    ({"FILTERBETS_LOG_LEVEL": "LOUD"}, "FILTERBETS_LOG_LEVEL: unknown log level"),
+]
+
+
+@pytest.mark.parametrize(("env", "expected"), MALFORMED)
+def test_malformed_settings_get_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    monkeypatch.setenv("FILTERBETS_DATA_DIR", str(tmp_path))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings(_env_file=None)
+    message = str(info.value)
+    assert expected in message and "\n" not in message, message
+    assert "pw" not in message.replace("password", "")
+
+
+def test_a_data_dir_that_is_a_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    monkeypatch.setenv("FILTERBETS_DATA_DIR", str(afile))
+    with pytest.raises(SettingsError, match=r"FILTERBETS_DATA_DIR: .* is not a directory"):
+        load_settings(_env_file=None)
+
+
+def test_get_settings_reports_malformed_settings_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FILTERBETS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FILTERBETS_BROKER_URL", "redis://:secret@h:70000/0")
+    monkeypatch.setenv("FILTERBETS_WORKER_CONCURRENCY", "0")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as info:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(info.value)
+    assert "FILTERBETS_BROKER_URL" in message and "FILTERBETS_WORKER_CONCURRENCY" in message
+    assert "secret" not in message and "\n" not in message
+
+
+def test_every_accepted_scheme_loads(tmp_path: Path) -> None:
+    s = load_settings(
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://fb:pw@db:5432/fb",
+        broker_url="rediss://:pw@redis:6380/3",
+        result_backend="db+sqlite:///" + str(tmp_path / "r.db"),
+        log_level="debug",
+    )
+    assert s.log_level == "DEBUG" and s.mode == "services"

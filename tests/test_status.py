@@ -107,7 +107,7 @@ FLT: dict[str, Any] = {
         ({"soft_time_limit": -5}, ValueError, "soft_time_limit must be > 0"),
         ({"soft_time_limit": float("nan")}, ValueError, "soft_time_limit"),
         ({"soft_time_limit": True}, TypeError, "soft_time_limit"),
-        ({"label": "x" * 201}, ValueError, "label must have at most 200"),
+        ({"label": "x" * 201}, ValueError, "label: longer than 200 characters"),
     ],
 )
 def test_bad_submit_inputs_are_refused_before_anything_is_stored(

@@ -207,6 +207,7 @@ def test_unreachable_database_is_retried_then_fails(env: dict[str, str], tmp_pat
         pytest.skip("needs a database server to be unreachable")
     broken = dict(env)
     port = free_port()  # nothing listens here
+    broken["FILTERBETS_RETRY_BASE_SECONDS"] = "0.2"  # the backoff itself: tests/test_faults.py
     broken["FILTERBETS_DATABASE_URL"] = env["FILTERBETS_DATABASE_URL"].replace(
         "127.0.0.1:5432", f"127.0.0.1:{port}"
     )

@@ -601,6 +601,37 @@ async def load_team_stats(session: AsyncSession, league: str | None = None) -> p
 # --- backtest jobs ---------------------------------------------------------------------------
 
 
+#: Most leagues or seasons a job's scope may name.
+MAX_SCOPE_ITEMS = 1000
+
+
+def _check_job_text(label: str, scope: dict[str, Any]) -> None:
+    """The job's strings fit their columns, on every database: SQLite stores any length, and
+    PostgreSQL would refuse them with a raw DBAPI error (or NUL characters at all)."""
+    limits = {
+        "label": BacktestJob.__table__.c.label.type,
+        "leagues": League.__table__.c.code.type,
+        "seasons": matches_table.c.season.type,
+    }
+
+    def check(value: object, where: str, column: Any) -> None:
+        limit = getattr(column, "length", None)
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"{where}: longer than {limit} characters ({len(value)})")
+        if "\x00" in value:
+            raise ValueError(f"{where}: contains a NUL character")
+
+    check(label, "label", limits["label"])
+    for key in ("leagues", "seasons"):
+        items = scope.get(key) or []
+        if len(items) > MAX_SCOPE_ITEMS:
+            raise ValueError(f"{key}: at most {MAX_SCOPE_ITEMS} values, got {len(items)}")
+        for i, item in enumerate(items):
+            check(item, f"{key}[{i}]", limits[key])
+
+
 async def create_job(
     session: AsyncSession,
     job_id: str,
@@ -609,6 +640,7 @@ async def create_job(
     task_ids: list[str],
     label: str = "",
 ) -> None:
+    _check_job_text(label, scope)
     session.add(
         BacktestJob(
             id=job_id,

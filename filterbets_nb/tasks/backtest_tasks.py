@@ -17,7 +17,7 @@ from celery import Signature, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from filterbets_nb.config import get_settings
+from filterbets_nb.config import clip, get_settings
 from filterbets_nb.db import match_columns, store
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.engine import needed_columns, run_backtest
@@ -151,10 +151,17 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
         await store.update_job(
             session, job_id, status="STARTED", started_at=utcnow(), progress=meta, error=None
         )
-        logger.info("job %s: %s over %d matches", job_id, flt.describe(), total)
-        return {"status": "fetched", "job_id": job_id, "matches": total}
+        return {"status": "fetched", "job_id": job_id, "matches": total, "filter": flt}
 
-    return task_db(work)
+    fetched = task_db(work)
+    # Logged after the transaction closed (a slow handler must not hold the database), clipped.
+    logger.info(
+        "job %s: %s over %d matches",
+        job_id,
+        clip(fetched.pop("filter").describe(), 500),
+        fetched["matches"],
+    )
+    return fetched
 
 
 @celery_app.task(name="filterbets_nb.tasks.backtest_tasks.evaluate_filter", **CHAIN_OPTIONS)

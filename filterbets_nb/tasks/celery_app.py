@@ -60,6 +60,9 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "broker_transport": (
             "filterbets_nb.tasks.fs_transport:Transport" if settings.mode == "embedded" else None
         ),
+        # Issue 15: prefork whose shared queue locks are released when a pool child is
+        # SIGKILLed (billiard's own wedge the embedded worker); see filterbets_nb/tasks/pool.py.
+        "worker_pool": "filterbets_nb.tasks.pool:TaskPool",
         "task_default_queue": "backtest",
         # Declared queues are what a worker started without -Q consumes: both, so a plain
         # `celery -A filterbets_nb.tasks.celery_app worker` never leaves routed jobs PENDING.

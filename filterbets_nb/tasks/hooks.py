@@ -19,6 +19,7 @@ from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
     task_received,
+    worker_init,
     worker_ready,
     worker_shutting_down,
 )
@@ -29,6 +30,23 @@ logger = logging.getLogger(__name__)
 
 #: Environment variable set on the data dir's shared worker: its idle timeout in seconds.
 IDLE_ENV = "FILTERBETS_SHARED_IDLE"
+
+
+#: Issue 15: how a worker retries publishing (a chain's next link is sent by the worker that ran
+#: the link before it). Celery's default gives up after about 0.6 s, so a Redis restart between
+#: two links failed the job; this spans about 30 s. Clients keep the default and fail fast.
+WORKER_PUBLISH_RETRY = {
+    "max_retries": 10,
+    "interval_start": 0.5,
+    "interval_step": 1.0,
+    "interval_max": 4.0,
+}
+
+
+@worker_init.connect
+def _patient_publishing(sender: Any = None, **_: Any) -> None:
+    if sender is not None:
+        sender.app.conf.task_publish_retry_policy = WORKER_PUBLISH_RETRY
 
 
 @after_setup_logger.connect

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from filterbets_nb.config import clip
 from filterbets_nb.status import ENDED_STATES
 
 STAGES = ("fetch", "evaluate", "save")
@@ -97,7 +98,7 @@ def describe_error(exc: BaseException) -> str:
     """One wording for a failed task, whether the worker or a client reads it first."""
     if isinstance(exc, SoftTimeLimitExceeded):
         return "time limit exceeded (soft limit of the backtest task)"
-    return f"{type(exc).__name__}: {exc}"
+    return clip(f"{type(exc).__name__}: {exc}")
 
 
 def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:

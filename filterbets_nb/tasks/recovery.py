@@ -7,37 +7,49 @@ kill, a notebook's worker killed with its kernel) the running link is gone and i
 STARTED for ever.
 
 A worker that starts on such a transport therefore looks for *stranded* jobs: unfinished jobs
-whose chain has a link that began running (STARTED, PROGRESS or RETRY in the result backend) but
-that no live worker holds. It sends their chain again with the same task ids, so a client that
-follows those ids sees the job through, and the links' idempotent writes (bets replaced in one
-transaction, keyed by job id) leave exactly one set of bets.
+whose next link (the first one not yet SUCCESS) no live worker holds (active, reserved or
+scheduled) and no queue file of the broker still carries. That covers a link that was running
+and one that a worker had received but not started (its state is still PENDING: a dead worker's
+prefetched ``save_results`` message was lost that way). It sends their chain again with the
+same task ids, so a client that follows those ids sees the job through, and the links'
+idempotent writes (bets replaced in one transaction, keyed by job id) leave exactly one set of
+bets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from filterbets_nb.config import get_settings
 from filterbets_nb.db import store
 from filterbets_nb.db.models import BacktestJob, utcnow
 from filterbets_nb.db.session import run_async
 
 logger = logging.getLogger(__name__)
 
-#: Backend states of a link that a worker had taken in hand (PENDING means still queued).
-IN_HAND = frozenset({"STARTED", "PROGRESS", "RETRY"})
+#: Backend states of a link whose message was sent and that has not ended: queued or received
+#: (PENDING: nothing records a receipt), running, or waiting for a retry.
+UNFINISHED = frozenset({"PENDING", "STARTED", "PROGRESS", "RETRY"})
 
 
-def in_hand_links(app: Any, job: BacktestJob) -> list[str]:
-    """The job's task ids whose last recorded state says a worker was running them."""
-    return [
-        task_id
-        for task_id in job.task_ids
-        if app.backend.get_task_meta(task_id).get("status") in IN_HAND
-    ]
+def next_link(app: Any, job: BacktestJob) -> str | None:
+    """The job's first link that has not succeeded, if its message is out and it has not ended.
+
+    Celery sends a chain's next message when the link before it succeeds, so that link's message
+    exists (queued, received or running) unless a dead worker took it along.
+    """
+    for task_id in job.task_ids:
+        status = app.backend.get_task_meta(task_id).get("status")
+        if status == "SUCCESS":
+            continue
+        return task_id if status in UNFINISHED else None
+    return None
 
 
 def held_by_workers(app: Any, task_ids: Iterable[str], timeout: float = 1.0) -> set[str]:
@@ -49,17 +61,36 @@ def held_by_workers(app: Any, task_ids: Iterable[str], timeout: float = 1.0) -> 
     return {task_id for tasks in replies.values() for task_id in (tasks or {})}
 
 
+def queued_in_broker(folder: Path) -> set[str]:
+    """Task ids of the messages waiting in the ``filesystem://`` broker's folder."""
+    ids: set[str] = set()
+    for path in folder.glob("*.msg"):
+        try:
+            message = json.loads(path.read_bytes())
+        except (OSError, ValueError):  # taken by a worker meanwhile, or being written
+            continue
+        task_id = (message.get("headers") or {}).get("id") if isinstance(message, dict) else None
+        if task_id:
+            ids.add(str(task_id))
+    return ids
+
+
 def stranded_jobs(app: Any, *, max_age: dt.timedelta | None = None) -> list[BacktestJob]:
-    """Unfinished jobs whose running link no live worker holds (see the module docstring).
+    """Unfinished jobs whose next link nobody holds (see the module docstring).
 
     Jobs older than the result backend keeps results (``result_expires``) are left alone: their
     links' states are gone, so nothing can tell a stranded job from a queued one.
     """
     age = max_age or dt.timedelta(seconds=int(app.conf.result_expires or 86400))
     jobs = run_async(lambda s: store.unfinished_jobs(s, utcnow() - age))
-    candidates = [(job, links) for job in jobs if (links := in_hand_links(app, job))]
-    held = held_by_workers(app, (t for _, links in candidates for t in links))
-    stranded = [job for job, links in candidates if not held.intersection(links)]
+    candidates = [(job, link) for job in jobs if (link := next_link(app, job))]
+    links = [link for _, link in candidates]
+    # Workers first, then the queue folder, then workers again: a message moving from the folder
+    # to a worker between two looks is seen in one of them.
+    held = held_by_workers(app, links)
+    held |= queued_in_broker(get_settings().broker_folder)
+    held |= held_by_workers(app, [link for link in links if link not in held])
+    stranded = [job for job, link in candidates if link not in held]
     logger.info(
         "stranded-job check: %d unfinished, %d running, %d stranded",
         len(jobs),
@@ -73,7 +104,7 @@ def resend(job: BacktestJob) -> None:
     """Send the job's whole chain again, with its original task ids."""
     from filterbets_nb.tasks.backtest_tasks import backtest_chain
 
-    logger.warning("job %s: its worker died while running it; sending its chain again", job.id)
+    logger.warning("job %s: the worker holding its next link died; sending its chain again", job.id)
     backtest_chain(job.id, job.task_ids).apply_async()
 
 
