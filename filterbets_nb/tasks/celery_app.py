@@ -33,8 +33,11 @@ QUEUES = ("backtest", "stats")
 
 def app_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting of the app, for ``settings``."""
+    embedded = settings.mode == "embedded"
     return {
         "broker_url": settings.broker,
+        # Embedded: the filesystem transport with whole-file message writes (see fs_transport).
+        "broker_transport": "filterbets_nb.tasks.fs_transport:Transport" if embedded else None,
         "result_backend": settings.backend,
         "task_track_started": True,
         "task_time_limit": 3600,  # 1 hour max

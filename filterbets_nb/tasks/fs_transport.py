@@ -1,0 +1,47 @@
+"""Celery's ``filesystem://`` transport with messages that appear whole or not at all.
+
+kombu's transport creates a message file under its final name and only then writes it, while
+a consuming worker lists the folder, moves any matching file away and reads it. A worker that
+picks a file up in between reads an empty message, and the JSONDecodeError ends its consumer
+("Unrecoverable error"): the embedded worker dies under a running chain. It happened here on a
+loaded machine when a pool process sent a chain's next link while the main process polled.
+
+This channel writes each message to a hidden temporary name in the same folder and renames it
+into place (``os.replace`` is atomic on one filesystem), so a reader sees a complete file or
+none. Hidden names never match a queue's ``<name>.msg`` pattern, so nothing else changes.
+The app uses it for the embedded default (``broker_transport`` in ``celery_app.app_config``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from time import monotonic
+from typing import Any
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+
+class Channel(filesystem.Channel):
+    """The filesystem channel, with write-then-rename message files."""
+
+    # kombu's own stubs disagree on this signature (base: message; filesystem: payload, kwargs).
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, f".{name}.partial")
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class Transport(filesystem.Transport):
+    """``filesystem://`` with :class:`Channel`."""
+
+    Channel = Channel
