@@ -94,7 +94,8 @@ def connect(*, start_worker: bool | None = None, quiet: bool = False) -> Setting
     ``start_worker=None`` means: in embedded mode start the data dir's shared worker unless it
     runs; with services (Redis) only warn, because teams run their own workers. Submitting
     (``backtest``, ``compare``, ``refresh_team_stats``) does the same, so ``connect`` is
-    optional.
+    optional. ``start_worker=False`` also keeps this process's later submits from starting
+    one (a script or test that runs its own workers).
     """
     settings = get_settings()
     settings.ensure_dirs()
