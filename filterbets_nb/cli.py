@@ -104,16 +104,22 @@ def _run_and_wait(
 ) -> Any:
     """Submit through the chain (starting the data dir's worker if needed), draw the progress
     on stderr, return the finished run."""
-    from filterbets_nb.client import BacktestCancelled, BacktestFailed, backtest
-    from filterbets_nb.status import wait_for
+    from filterbets_nb.client import BacktestCancelled, BacktestFailed, backtest, worker_keeper
+    from filterbets_nb.status import Status, wait_for
 
     run = backtest(flt, leagues=leagues, seasons=seasons)
     bar = _StderrBar("backtest")
+    keep = worker_keeper()
+
+    def on_status(status: Status) -> None:
+        bar(status)
+        keep(status)
+
     wait_for(
         run,
         timeout=timeout,
         what=f"backtest {run.job_id}",
-        on_status=bar,
+        on_status=on_status,
         on_notice=bar.notice,
         failed=BacktestFailed,
         cancelled=BacktestCancelled,

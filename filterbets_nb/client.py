@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +93,8 @@ def connect(*, start_worker: bool | None = None, quiet: bool = False) -> Setting
     ``start_worker=None`` means: in embedded mode start the data dir's shared worker unless it
     runs; with services (Redis) only warn, because teams run their own workers. Submitting
     (``backtest``, ``compare``, ``refresh_team_stats``) does the same, so ``connect`` is
-    optional.
+    optional. ``start_worker=False`` also keeps this process's later submits from starting
+    one (a script or test that runs its own workers).
     """
     settings = get_settings()
     settings.ensure_dirs()
@@ -140,12 +141,44 @@ def _before_submit() -> Settings:
     settings.ensure_dirs()
     ensure_schema(settings.database)
     get_app()
-    wanted = _autostart[0] and os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
-    if settings.mode == "embedded" and wanted:
+    if settings.mode == "embedded" and _autostart_wanted():
         from filterbets_nb.worker import ensure_shared_worker
 
         ensure_shared_worker(settings)
     return settings
+
+
+#: Seconds between two checks, while waiting, that the data dir's shared worker still runs.
+KEEP_EVERY = 2.0
+
+
+def worker_keeper() -> Callable[[Any], None]:
+    """An ``on_status`` hook for :func:`~filterbets_nb.status.wait_for` that restarts the
+    data dir's shared worker if it stopped while a job waits (embedded mode, autostart on).
+
+    The worker can die under a job (an out-of-memory kill, or kombu's filesystem transport
+    reading a message file its writer has not filled yet, which ends the consumer with a
+    JSONDecodeError); a waiting caller then gets a new one, whose stranded-job check sends
+    the job again, instead of waiting for ever. A lock attempt every 2 s costs nothing.
+    """
+    last = [time.monotonic()]
+
+    def keep(_status: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] < KEEP_EVERY:
+            return
+        last[0] = now
+        settings = get_settings()
+        if settings.mode == "embedded" and _autostart_wanted():
+            from filterbets_nb.worker import ensure_shared_worker
+
+            ensure_shared_worker(settings)
+
+    return keep
+
+
+def _autostart_wanted() -> bool:
+    return _autostart[0] and os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
 
 
 def _as_filter(flt: Filter | Mapping[str, Any]) -> Filter:
@@ -338,7 +371,7 @@ class BacktestRun(ResultViews):
             waited = (utcnow() - job.created_at).total_seconds()
             if waited >= NOTICE_AFTER:
                 status["notice"] = (
-                    f"no worker has taken this job after {waited:.0f} s; "
+                    f"no worker has taken this job within {NOTICE_AFTER:.0f} s; "
                     f"{no_worker_hint(get_settings())}"
                 )
         return status
@@ -371,6 +404,7 @@ class BacktestRun(ResultViews):
                 timeout=timeout,
                 poll=poll,
                 what=f"backtest {self.job_id}",
+                on_status=worker_keeper(),
                 failed=BacktestFailed,
                 cancelled=BacktestCancelled,
             )
@@ -550,7 +584,7 @@ class TaskRun:
         waited = time.monotonic() - self._sent
         if link["state"] == JobState.PENDING and waited >= NOTICE_AFTER:
             status["notice"] = (
-                f"no worker has taken the {self.label} after {waited:.0f} s; "
+                f"no worker has taken the {self.label} within {NOTICE_AFTER:.0f} s; "
                 f"{no_worker_hint(get_settings())}"
             )
         return status
@@ -576,7 +610,13 @@ def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = Tr
         from filterbets_nb.notebook import ProgressBar
 
         ProgressBar(task.status, description=task.label).display()
-    wait_for(task, timeout=timeout, what=task.label, on_notice=None if show_progress else _notice)
+    wait_for(
+        task,
+        timeout=timeout,
+        what=task.label,
+        on_status=worker_keeper(),
+        on_notice=None if show_progress else _notice,
+    )
     return team_stats()
 
 

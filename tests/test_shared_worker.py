@@ -129,7 +129,7 @@ def test_cli_says_when_no_worker_takes_the_job(tmp_path: Path) -> None:
     flt.write_text(json.dumps(FILTER))
     proc = cli(env, "backtest", str(flt), "--timeout", "6.5", timeout=120)
     assert proc.returncode == 1
-    assert "no worker has taken this job after" in proc.stderr
+    assert "no worker has taken this job within 5 s" in proc.stderr
     assert "filterbets-nb worker status" in proc.stderr
     assert "still PENDING after 6.5" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -271,3 +271,25 @@ def test_in_process_and_task_results_share_one_set_of_views() -> None:
     pd.testing.assert_frame_equal(result.equity(), equity_curve(result.bets))
     pd.testing.assert_frame_equal(result.equity_curve(), result.equity())
     assert int(result.monthly()["bets"].sum()) == len(result.bets)
+
+
+def test_embedded_transport_writes_whole_messages_only(tmp_path: Path) -> None:
+    from kombu import Connection
+
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),
+    }
+    transport = "filterbets_nb.tasks.fs_transport:Transport"
+    with Connection("filesystem://", transport=transport, transport_options=options) as conn:
+        queue = conn.SimpleQueue("t")
+        queue.put({"job": 1})
+        names = [p.name for p in folder.iterdir()]
+        assert len(names) == 1 and names[0].endswith(".t.msg"), names  # no partial file left
+        message = queue.get(timeout=5)
+        assert message.payload == {"job": 1}
+        message.ack()
+        queue.close()

@@ -33,8 +33,11 @@ QUEUES = ("backtest", "stats")
 
 def app_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting of the app, for ``settings``."""
+    embedded = settings.mode == "embedded"
     return {
         "broker_url": settings.broker,
+        # Embedded: the filesystem transport with whole-file message writes (see fs_transport).
+        "broker_transport": "filterbets_nb.tasks.fs_transport:Transport" if embedded else None,
         "result_backend": settings.backend,
         "task_track_started": True,
         "task_time_limit": 3600,  # 1 hour max
@@ -56,10 +59,6 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,
         "broker_transport_options": settings.broker_transport_options(),
-        # Embedded: kombu's filesystem transport with whole-file writes (see .fs_transport).
-        "broker_transport": (
-            "filterbets_nb.tasks.fs_transport:Transport" if settings.mode == "embedded" else None
-        ),
         # Issue 15: prefork whose shared queue locks are released when a pool child is
         # SIGKILLed (billiard's own wedge the embedded worker); see filterbets_nb/tasks/pool.py.
         "worker_pool": "filterbets_nb.tasks.pool:TaskPool",

@@ -1,12 +1,15 @@
-"""The embedded broker: kombu's ``filesystem://`` transport, with atomic message files.
+"""Celery's ``filesystem://`` transport with messages that appear whole or not at all.
 
-kombu's filesystem channel creates a message file and then writes into it. A worker polling the
-folder can move and read the file in between, get an empty message and stop with
-"Unrecoverable error: JSONDecodeError" (kombu issue #1551); on a busy machine, and with a chain
-or chord publishing several messages at once, that happens within minutes. Here a message is
-written under a name the reader skips (``*.msg.part``) and then renamed into place
-(``os.replace`` is atomic within a folder), so a reader only ever sees whole messages. Reading,
-acknowledging and the folder layout are kombu's own.
+kombu's transport creates a message file under its final name and only then writes it, while
+a consuming worker lists the folder, moves any matching file away and reads it. A worker that
+picks a file up in between reads an empty message, and the JSONDecodeError ends its consumer
+("Unrecoverable error"): the embedded worker dies under a running chain. It happened here on a
+loaded machine when a pool process sent a chain's next link while the main process polled.
+
+This channel writes each message to a hidden temporary name in the same folder and renames it
+into place (``os.replace`` is atomic on one filesystem), so a reader sees a complete file or
+none. Hidden names never match a queue's ``<name>.msg`` pattern, so nothing else changes.
+The app uses it for the embedded default (``broker_transport`` in ``celery_app.app_config``).
 """
 
 from __future__ import annotations
@@ -18,23 +21,27 @@ from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
-    # The same signature as kombu's filesystem channel, which itself differs from its base.
+    """The filesystem channel, with write-then-rename message files."""
+
+    # kombu's own stubs disagree on this signature (base: message; filesystem: payload, kwargs).
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Put ``payload`` onto ``queue``: write ``<name>.part``, then rename it to ``<name>``."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
-        partial = f"{final}.part"
+        partial = os.path.join(self.data_folder_out, f".{name}.partial")
         try:
-            with open(partial, "wb") as out:
-                out.write(dumps(payload).encode())
+            with open(partial, "wb") as handle:
+                handle.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
 
 class Transport(filesystem.Transport):
+    """``filesystem://`` with :class:`Channel`."""
+
     Channel = Channel
