@@ -148,3 +148,29 @@ def test_snapshot_is_reused_until_an_import_a_price_change_or_a_feature_refresh(
     # A change in another league leaves this scope's snapshot alone.
     run_async(lambda s: refresh_league(s, "SYN2"))
     assert matches() is refreshed
+
+
+def test_stored_fixtures_are_never_loaded_nor_bet(database: str, tmp_path: Path) -> None:
+    """A file's rows without a result are stored for the scanner, but the narrow path, which
+    takes the goal columns as never NULL, leaves them out of every scope."""
+    from filterbets_nb.loading import import_csv
+    from filterbets_nb.tasks import backtest_tasks
+
+    csv = tmp_path / "FX1.csv"
+    csv.write_text(
+        "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,HTHG,HTAG,AvgH,AvgD,AvgA\n"
+        "FX1,01/09/2019,Alpha,Beta,2,0,1,0,1.9,3.4,4.2\n"
+        "FX1,01/09/2099,Beta,Alpha,,,,,2.0,3.3,4.0\n"
+    )
+    report = import_csv(csv)
+    assert report.files[0].fixtures == 1
+    flt = F.home_odds.between(1.0, 10.0).bet("home", price="avg")
+    for scope in ({"leagues": ["FX1"], "seasons": []}, {"leagues": [], "seasons": []}):
+        backtest_tasks._match_snapshots().clear()
+        matches = run_async(
+            lambda s, sc=scope: backtest_tasks.matches_with(s, needed_columns(flt), sc)
+        )
+        fx1 = matches[matches["league"].astype(str) == "FX1"]
+        assert len(fx1) == 1 and fx1["home_team"].astype(str).tolist() == ["Alpha"]
+        bets = run_backtest(matches, flt).bets
+        assert (bets["league"].astype(str) == "FX1").sum() == 1
