@@ -275,11 +275,8 @@ def with_features(matches: pd.DataFrame) -> pd.DataFrame:
     """``matches`` plus its feature columns (replacing stale ones), row order kept."""
     feats = compute_features(matches)
     base = matches.drop(columns=[c for c in FEATURE_COLUMNS if c in matches.columns])
-    out = base.reset_index(drop=True)
-    for col in FEATURE_COLUMNS:
-        out[col] = feats[col].to_numpy()
-    out.index = matches.index
-    return out
+    added = pd.DataFrame({col: feats[col].to_numpy() for col in FEATURE_COLUMNS}, index=base.index)
+    return pd.concat([base, added], axis=1)
 
 
 def team_snapshot(matches: pd.DataFrame) -> pd.DataFrame:

@@ -2,9 +2,9 @@
 
 :class:`~filterbets_nb.engine.BacktestResult` (run in process by ``fb.run_backtest``) and
 :class:`~filterbets_nb.client.BacktestRun` (run by the task system, ``fb.backtest``) both derive
-from :class:`ResultViews`, so ``equity()``, ``monthly()`` and ``plot()`` have the same names,
-signatures and code whichever way the bets were computed. Each class only says where its bets
-frame comes from (:meth:`ResultViews._bets_frame`) and what to title a plot.
+from :class:`ResultViews`, so ``equity()``, ``monthly()``, ``plot()`` and ``simulate()`` have the
+same names, signatures and code whichever way the bets were computed. Each class only says where
+its bets frame comes from (:meth:`ResultViews._bets_frame`) and what to title a plot.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from filterbets_nb import stats
 
 
 class ResultViews:
-    """``equity()``, ``monthly()`` and ``plot()`` from a bets frame."""
+    """``equity()``, ``monthly()``, ``plot()`` and ``simulate()`` from a bets frame."""
 
     def _bets_frame(self) -> pd.DataFrame:
         raise NotImplementedError
@@ -38,3 +38,10 @@ class ResultViews:
         from filterbets_nb.plotting import plot_equity
 
         return plot_equity(self._bets_frame(), title=self._plot_title(), ax=ax)
+
+    def simulate(self, **options: Any) -> Any:
+        """Bankroll paths bootstrapped from these bets (``n``, ``bank``, ``staking``,
+        ``fraction``, ``seed``...): see :func:`filterbets_nb.research.simulate.simulate`."""
+        from filterbets_nb.research.simulate import simulate
+
+        return simulate(self._bets_frame(), **options)
