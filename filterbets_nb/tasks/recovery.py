@@ -52,8 +52,12 @@ def next_link(app: Any, job: BacktestJob) -> str | None:
     return None
 
 
-def held_by_workers(app: Any, task_ids: Iterable[str], timeout: float = 1.0) -> set[str]:
-    """Those of ``task_ids`` that some live worker reports as active, reserved or scheduled."""
+def held_by_workers(app: Any, task_ids: Iterable[str], timeout: float = 3.0) -> set[str]:
+    """Those of ``task_ids`` that some live worker reports as active, reserved or scheduled.
+
+    A worker busy on a loaded machine may answer late; a missed answer would send a running
+    job again, so this waits longer than a ping would (it runs once, when a worker starts).
+    """
     ids = list(task_ids)
     if not ids:
         return set()
