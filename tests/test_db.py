@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import MetaData, func, inspect, select
 
 from filterbets_nb.config import get_settings
 from filterbets_nb.db import store
@@ -40,9 +40,16 @@ def database(
 
 
 async def _drop_all(url: str) -> None:
+    """Drop every table the database holds, whichever module declared it (research tables
+    are declared only where they are used, and a test may not have imported that module)."""
+
+    def drop(sync_conn: Any) -> None:
+        stored = MetaData()
+        stored.reflect(sync_conn)
+        stored.drop_all(sync_conn)
+
     async with engine_scope(url) as engine, engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await conn.run_sync(drop)
 
 
 def _count(table: object) -> int:
