@@ -62,13 +62,6 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _fmt(key: str, value: Any) -> str:
-    """Human form of one summary value: ratios as percentages, money to the cent."""
-    if isinstance(value, float):
-        return f"{value:.2%}" if key in ("roi", "hit_rate") else f"{value:.2f}"
-    return str(value)
-
-
 class _StderrBar:
     """Draws a status on stderr with the notebook's text renderer (one renderer for both)."""
 
@@ -144,9 +137,10 @@ def demo(
         run = _run_and_wait(flt, None, None)
     except (JobFailed, JobCancelled) as exc:
         raise _fail(str(exc)) from exc
-    summary = run.summary()
-    for key in ("bets", "wins", "losses", *HEADLINE[2:-2], "skipped_no_odds"):
-        typer.echo(f"  {key:<16} {_fmt(key, summary[key])}")
+    from filterbets_nb.formatting import summary_text
+
+    keys = ["bets", "wins", "losses", *HEADLINE[2:-2], "skipped_no_odds"]
+    typer.echo(_indent(summary_text(run.summary()[keys])))
     typer.echo(f"job id: {run.job_id}")
 
 
@@ -174,10 +168,20 @@ def backtest_cmd(
         Path, typer.Argument(help="Filter as JSON: {rules, market, price, stake}.")
     ],
     leagues: Annotated[
-        list[str] | None, typer.Option("--leagues", help="League codes, e.g. E0.")
+        list[str] | None,
+        typer.Option(
+            "--leagues",
+            metavar="CODES",
+            help="League codes: --leagues E0,SP1 or --leagues E0 --leagues SP1.",
+        ),
     ] = None,
     seasons: Annotated[
-        list[str] | None, typer.Option("--seasons", help="Seasons, e.g. 2019-20.")
+        list[str] | None,
+        typer.Option(
+            "--seasons",
+            metavar="SEASONS",
+            help="Seasons: --seasons 2019-20,2020-21 or repeat the option.",
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
@@ -215,7 +219,9 @@ def backtest_cmd(
 
         typer.echo(json.dumps({**to_jsonable(run.summary()), "job_id": run.job_id}))
     else:
-        typer.echo(run.summary().to_string())
+        from filterbets_nb.formatting import summary_text
+
+        typer.echo(summary_text(run.summary()))
         typer.echo(f"job id: {run.job_id}")
 
 
@@ -311,14 +317,44 @@ def beat_cmd(loglevel: Annotated[str, typer.Option("--loglevel")] = "info") -> N
 
 
 @app.command()
-def jobs(limit: Annotated[int, typer.Option()] = 20) -> None:
-    """List recent backtest jobs."""
+def jobs(
+    limit: Annotated[int, typer.Option(metavar="N", help="How many jobs, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print raw values as JSON.")] = False,
+) -> None:
+    """List recent backtest jobs: scope, label, state, when, bets, profit, ROI."""
     from filterbets_nb.client import jobs as list_jobs
     from filterbets_nb.db.migrate import ensure_schema
+    from filterbets_nb.formatting import format_frame
 
     ensure_schema()
     frame = list_jobs(limit)
-    typer.echo("no jobs yet" if frame.empty else frame.to_string(index=False))
+    if as_json:
+        typer.echo(frame.to_json(orient="records", date_format="iso"))
+        return
+    shown = frame.drop(columns=["error"]) if "error" in frame else frame
+    typer.echo("no jobs yet" if frame.empty else format_frame(shown).to_string(index=False))
+
+
+@app.command()
+def fields(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the list as JSON records.")
+    ] = False,
+) -> None:
+    """List every filter field: type, description, the football-data columns that carry it."""
+    from filterbets_nb.catalog import field_catalog
+
+    frame = field_catalog()
+    if as_json:
+        typer.echo(frame.to_json(orient="records"))
+        return
+    for row in frame.itertuples(index=False):
+        typer.echo(f"{row.field}  ({row.type})  {row.description}")
+        typer.echo(f"    football-data: {row.football_data}")
+
+
+def _indent(text: str, by: str = "  ") -> str:
+    return "\n".join(by + line for line in text.splitlines())
 
 
 def main() -> None:

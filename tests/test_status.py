@@ -216,7 +216,7 @@ def test_submit_with_the_broker_down_marks_the_job_failed(
     jobs = fb.jobs()
     assert len(jobs) == 1
     row = jobs.iloc[0]
-    assert row["status"] == "FAILURE" and "could not reach the broker" in row["error"]
+    assert row["state"] == "FAILURE" and "could not reach the broker" in row["error"]
     assert str(caught.value).startswith("could not reach the broker redis://127.0.0.1:")
 
 
