@@ -253,9 +253,7 @@ class ScopeError(ValueError):
 def describe_stored(stored: pd.DataFrame) -> str:
     """``E0 2019-20 (380), 2020-21 (380); SP1 2019-20 (380)``: what a scope can choose from."""
     if stored.empty:
-        return (
-            "nothing is stored yet (fb.load_demo(), fb.import_csv(...) or `filterbets-nb import`)"
-        )
+        return "nothing is stored yet (load data: fb.load_demo(), fb.import_csv(...))"
     parts = []
     for league, rows in stored.groupby("league", sort=True):
         counts = zip(rows["season"], rows["matches"], strict=True)

@@ -211,6 +211,7 @@ def test_submit_with_the_broker_down_marks_the_job_failed(
     import filterbets_nb as fb
     from filterbets_nb.client import SubmitError
 
+    fb.load_demo(n_matches=300, seed=3)  # a scope with matches (checked before sending)
     with pytest.raises(SubmitError, match="could not reach the broker") as caught:
         fb.backtest(FLT, leagues="SYN1")
     jobs = fb.jobs()
