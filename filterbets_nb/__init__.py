@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from filterbets_nb.engine import run_backtest
     from filterbets_nb.filters import F, Filter, FilterError
     from filterbets_nb.loading import import_csv, load_demo
+    from filterbets_nb.monitor import monitor
 
 _WHERE = {
     "BacktestCancelled": "client",
@@ -47,6 +48,7 @@ _WHERE = {
     "backtest": "client",
     "compare": "client",
     "connect": "client",
+    "monitor": "monitor",
     "fields": "client",
     "jobs": "client",
     "load_results": "client",
@@ -84,6 +86,7 @@ __all__ = [
     "load_demo",
     "load_results",
     "matches",
+    "monitor",
     "refresh_team_stats",
     "run_backtest",
     "start_worker",

@@ -493,11 +493,17 @@ class BacktestRun:
         """Cumulative profit, running peak and drawdown after every bet."""
         return equity_curve(self.bets())
 
-    def plot(self, ax: Any = None) -> Any:
-        """Matplotlib equity curve with the drawdowns shaded; returns the Axes."""
-        from filterbets_nb.plotting import plot_equity
+    def plot(self, ax: Any = None, *, x: str = "date", by: str | None = None) -> Any:
+        """Matplotlib equity curve against kick-off dates (``x="bet"``: bet number) with the
+        drawdowns shaded, or ``by="season"`` profit bars per season; returns the Axes."""
+        from filterbets_nb.plotting import plot_equity, plot_seasons
 
-        return plot_equity(self.bets(), title=self.label or self.job_id, ax=ax)
+        title = self.label or self.job_id
+        if by == "season":
+            return plot_seasons(self.bets(), title=title, ax=ax)
+        if by is not None:
+            raise ValueError(f"by must be None or 'season', not {by!r}")
+        return plot_equity(self.bets(), title=title, ax=ax, x=x)  # type: ignore[arg-type]
 
     def _repr_html_(self) -> str:
         job = self._job()  # one read serves the state and the summary
@@ -659,7 +665,9 @@ def matches(
     ensure_schema()
     codes = _codes(leagues, "leagues", MAX_LEAGUE) or None
     years = _codes(seasons, "seasons", MAX_SEASON) or None
-    return run_shared(lambda s: store.load_matches(s, codes, years))
+    # A copy: the loader builds the frame column by column, and adding a column to that frame
+    # in a notebook would warn "highly fragmented".
+    return run_shared(lambda s: store.load_matches(s, codes, years)).copy()
 
 
 def workers(timeout: float = 1.0) -> list[str]:

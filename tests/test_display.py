@@ -107,3 +107,26 @@ def test_a_scope_with_no_match_fails_before_anything_is_stored(settings_env: Pat
     with pytest.raises(ScopeError):
         fb.compare([(fb.F.home_odds > 1.5).bet("home")], seasons=["1999-00"], show_progress=False)
     assert fb.jobs().empty
+
+
+def test_plots_by_date_by_bet_and_by_season() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from filterbets_nb.plotting import plot_equity, plot_seasons
+
+    kickoff = pd.to_datetime(["2021-08-14", "2021-08-21", "2022-08-13", "2022-09-01"])
+    bets = pd.DataFrame(
+        {"kickoff": kickoff, "season": ["2021-22", "2021-22", "2022-23", "2022-23"]}
+        | {"profit": [1.0, -1.0, -1.0, 0.8]}
+    )
+    by_date = plot_equity(bets)
+    assert by_date.get_xlabel() == "kick-off" and len(by_date.collections) == 1  # the shading
+    assert by_date.lines[0].get_xdata()[0] == kickoff[0]
+    assert plot_equity(bets, x="bet").get_xlabel() == "bet"
+    bars = plot_seasons(bets)
+    heights = [round(patch.get_height(), 2) for patch in bars.patches]
+    assert heights == [0.0, -0.2]
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["2021-22\n2 bets", "2022-23\n2 bets"]
+    with pytest.raises(ValueError, match="'date' or 'bet'"):
+        plot_equity(bets, x="week")  # type: ignore[arg-type]
