@@ -25,6 +25,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: options read `--leagues CODES`, flags show no type, arguments their
+    # metavar (the rich layout adds a type column: `<list[Path]>`, `<bool>`).
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -43,7 +46,7 @@ _state = {"debug": False}
 @app.callback()
 def _root(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show the full traceback of an error.")
+        bool, typer.Option("--debug", metavar="", help="Show the full traceback of an error.")
     ] = False,
 ) -> None:
     """Research football betting filters: import data, run backtests on Celery workers."""
@@ -117,9 +120,12 @@ def _run_and_wait(
 @app.command()
 def demo(
     matches: Annotated[
-        int | None, typer.Option(help="Number of matches (default: 3 leagues x 3 seasons).")
+        int | None,
+        typer.Option(metavar="N", help="Number of matches (default: 3 leagues x 3 seasons)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the synthetic leagues.")] = 0,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Random seed of the synthetic leagues.")
+    ] = 0,
 ) -> None:
     """Generate seeded synthetic leagues, run one backtest through Celery, print its summary."""
     from filterbets_nb.client import HEADLINE
@@ -146,9 +152,10 @@ def demo(
 
 @app.command("import")
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="football-data.co.uk CSV files.")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", hidden=True)],
 ) -> None:
-    """Import football-data.co.uk CSV files (all or nothing; re-importing changes nothing)."""
+    """Import football-data.co.uk CSV files FILE... (all or nothing; re-importing changes
+    nothing)."""
     from filterbets_nb.importer import CsvFormatError
     from filterbets_nb.loading import import_csv
 
@@ -164,9 +171,7 @@ def import_(
 
 @app.command("backtest")
 def backtest_cmd(
-    filter_file: Annotated[
-        Path, typer.Argument(help="Filter as JSON: {rules, market, price, stake}.")
-    ],
+    filter_file: Annotated[Path, typer.Argument(metavar="FILTER.json", hidden=True)],
     leagues: Annotated[
         list[str] | None,
         typer.Option(
@@ -184,14 +189,17 @@ def backtest_cmd(
         ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+        bool, typer.Option("--json", metavar="", help="Print the summary as one JSON object.")
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Stop waiting after this many seconds (the job itself goes on)."),
+        typer.Option(
+            metavar="SECONDS", help="Stop waiting after this many seconds (the job itself goes on)."
+        ),
     ] = None,
 ) -> None:
-    """Run a backtest through the Celery chain (progress on stderr) and print its summary."""
+    """Run the backtest of FILTER.json ({rules, market, price, stake}) through the Celery chain
+    (progress on stderr) and print its summary."""
     from filterbets_nb.client import SubmitError
     from filterbets_nb.filters import Filter, FilterError
     from filterbets_nb.status import JobCancelled, JobFailed
@@ -226,8 +234,10 @@ def backtest_cmd(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Apply the migrations to the configured database."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "head",
+) -> None:
+    """Apply the migrations up to REVISION (default: head) to the configured database."""
     from filterbets_nb.db.migrate import upgrade
 
     settings = get_settings()
@@ -253,10 +263,12 @@ app.add_typer(worker_app, name="worker")
 @worker_app.callback(invoke_without_command=True)
 def worker(
     ctx: typer.Context,
-    concurrency: Annotated[int, typer.Option("-c", "--concurrency")] = 2,
-    queues: Annotated[str, typer.Option("-Q", "--queues")] = "backtest,stats",
-    beat: Annotated[bool, typer.Option("--beat", help="Also run the beat scheduler.")] = False,
-    loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
+    concurrency: Annotated[int, typer.Option("-c", "--concurrency", metavar="N")] = 2,
+    queues: Annotated[str, typer.Option("-Q", "--queues", metavar="QUEUES")] = "backtest,stats",
+    beat: Annotated[
+        bool, typer.Option("--beat", metavar="", help="Also run the beat scheduler.")
+    ] = False,
+    loglevel: Annotated[str, typer.Option("--loglevel", metavar="LEVEL")] = "info",
 ) -> None:
     """Run a Celery worker on both queues (wraps `celery -A ... worker -Q backtest,stats`)."""
     if ctx.invoked_subcommand is not None:
@@ -310,7 +322,9 @@ def worker_stop() -> None:
 
 
 @app.command("beat")
-def beat_cmd(loglevel: Annotated[str, typer.Option("--loglevel")] = "info") -> None:
+def beat_cmd(
+    loglevel: Annotated[str, typer.Option("--loglevel", metavar="LEVEL")] = "info",
+) -> None:
     """Run the beat scheduler (daily team-stats refresh at 02:00 UTC)."""
     schedule = str(get_settings().data_dir / "celerybeat-schedule")
     _exec_celery(["beat", "--loglevel", loglevel, "--schedule", schedule])
@@ -319,7 +333,9 @@ def beat_cmd(loglevel: Annotated[str, typer.Option("--loglevel")] = "info") -> N
 @app.command()
 def jobs(
     limit: Annotated[int, typer.Option(metavar="N", help="How many jobs, newest first.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print raw values as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print raw values as JSON.")
+    ] = False,
 ) -> None:
     """List recent backtest jobs: scope, label, state, when, bets, profit, ROI."""
     from filterbets_nb.client import jobs as list_jobs
@@ -338,7 +354,7 @@ def jobs(
 @app.command()
 def fields(
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the list as JSON records.")
+        bool, typer.Option("--json", metavar="", help="Print the list as JSON records.")
     ] = False,
 ) -> None:
     """List every filter field: type, description, the football-data columns that carry it."""

@@ -37,3 +37,17 @@ def test_fields_lists_descriptions_and_file_columns(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "home_odds  (number)" in done.stdout and "AvgH / BbAvH" in done.stdout
     assert "CODES" in cli(embedded_env(tmp_path / "data"), "backtest", "--help").stdout
+
+
+def test_help_shows_plain_metavars() -> None:
+    from typer.testing import CliRunner
+
+    from filterbets_nb.cli import app
+
+    runner = CliRunner()
+    for command in (["backtest"], ["import"], ["jobs"], ["fields"], ["demo"], ["worker"], []):
+        shown = runner.invoke(app, [*command, "--help"])
+        assert shown.exit_code == 0, shown.output
+        assert "<" not in shown.output, shown.output  # no <list[str]>, <bool>, <path>
+    backtest = runner.invoke(app, ["backtest", "--help"]).output
+    assert "--leagues CODES" in backtest and "--timeout SECONDS" in backtest
