@@ -232,10 +232,16 @@ class Monitor:
             self._thread.join(max(self.refresh * 3, 10.0))
 
     def _ipython_display_(self) -> None:
+        """The widget, with a text/HTML copy of the first view for a notebook stored without
+        widget state (instead of the widget's ``HTML(value=...)`` repr)."""
         from IPython.display import display
 
         if self.widget is not None:
-            display(self.widget)
+            shot = self.last if self.last is not None else self.update()
+            data = dict(self.widget._repr_mimebundle_() or {})
+            data["text/plain"] = render_snapshot_text(shot)
+            data["text/html"] = render_snapshot_html(shot)
+            display(data, raw=True)
         self.start()
 
 

@@ -68,3 +68,26 @@ def test_monitor_shows_queue_worker_running_and_finished_jobs(
     assert ["watched", "SUCCESS", "SYN1"] in watched["recent"]
     assert "watched [SYN1 all] SUCCESS" in watched["text"]
     assert "<b>Workers</b>" in watched["html"] and "watched" in watched["html"]
+
+
+def test_monitor_widget_displays_with_a_static_copy(
+    monkeypatch: pytest.MonkeyPatch, settings_env: Path
+) -> None:
+    """No worker, nothing queued: the widget still shows (and stores) a readable first view."""
+    import IPython.display
+
+    from filterbets_nb.monitor import Monitor
+
+    shown: list[dict[str, object]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monitor = Monitor(refresh=0.5, mode="widget")
+    try:
+        monitor._ipython_display_()
+        assert monitor.running
+    finally:
+        monitor.stop()
+    assert not monitor.running
+    (data,) = shown
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert str(data["text/plain"]).startswith("workers: 0\nqueues: backtest 0, stats 0")
+    assert "<b>Workers</b>" in str(data["text/html"])
