@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         backtest,
         compare,
         connect,
+        fields,
         jobs,
         load_results,
         matches,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from filterbets_nb.fetch import fetch
     from filterbets_nb.filters import F, Filter, FilterError
     from filterbets_nb.loading import import_csv, load_demo
+    from filterbets_nb.monitor import monitor
     from filterbets_nb.research.runs import load_sweep, scan, simulate, sweep, walk_forward
 
 _WHERE = {
@@ -48,6 +50,8 @@ _WHERE = {
     "backtest": "client",
     "compare": "client",
     "connect": "client",
+    "monitor": "monitor",
+    "fields": "client",
     "jobs": "client",
     "load_results": "client",
     "matches": "client",
@@ -84,6 +88,7 @@ __all__ = [
     "compare",
     "connect",
     "fetch",
+    "fields",
     "get_settings",
     "import_csv",
     "jobs",
@@ -91,6 +96,7 @@ __all__ = [
     "load_results",
     "load_sweep",
     "matches",
+    "monitor",
     "refresh_team_stats",
     "run_backtest",
     "scan",

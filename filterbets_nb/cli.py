@@ -25,6 +25,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: options read `--leagues CODES`, flags show no type, arguments their
+    # metavar (the rich layout adds a type column: `<list[Path]>`, `<bool>`).
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -43,7 +46,7 @@ _state = {"debug": False}
 @app.callback()
 def _root(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show the full traceback of an error.")
+        bool, typer.Option("--debug", metavar="", help="Show the full traceback of an error.")
     ] = False,
 ) -> None:
     """Research football betting filters: import data, run backtests on Celery workers."""
@@ -60,13 +63,6 @@ def _message(text: str) -> str:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(f"error: {_message(message)}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
-
-
-def _fmt(key: str, value: Any) -> str:
-    """Human form of one summary value: ratios as percentages, money to the cent."""
-    if isinstance(value, float):
-        return f"{value:.2%}" if key in ("roi", "hit_rate") else f"{value:.2f}"
-    return str(value)
 
 
 class _StderrBar:
@@ -130,9 +126,12 @@ def _run_and_wait(
 @app.command()
 def demo(
     matches: Annotated[
-        int | None, typer.Option(help="Number of matches (default: 3 leagues x 3 seasons).")
+        int | None,
+        typer.Option(metavar="N", help="Number of matches (default: 3 leagues x 3 seasons)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the synthetic leagues.")] = 0,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Random seed of the synthetic leagues.")
+    ] = 0,
 ) -> None:
     """Generate seeded synthetic leagues, run one backtest through Celery, print its summary."""
     from filterbets_nb.client import HEADLINE
@@ -150,21 +149,23 @@ def demo(
         run = _run_and_wait(flt, None, None)
     except (JobFailed, JobCancelled) as exc:
         raise _fail(str(exc)) from exc
-    summary = run.summary()
-    for key in ("bets", "wins", "losses", *HEADLINE[2:-2], "skipped_no_odds"):
-        typer.echo(f"  {key:<16} {_fmt(key, summary[key])}")
+    from filterbets_nb.formatting import summary_text
+
+    keys = ["bets", "wins", "losses", *HEADLINE[2:-2], "skipped_no_odds"]
+    typer.echo(_indent(summary_text(run.summary()[keys])))
     typer.echo(f"job id: {run.job_id}")
 
 
 @app.command("import")
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="football-data.co.uk CSV files.")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", hidden=True)],
     strict: Annotated[
         bool, typer.Option("--strict", help="Reject a file for a stray price cell too.")
     ] = False,
 ) -> None:
-    """Import football-data.co.uk CSV files (bad results reject all; re-importing changes
-    nothing; a row with a stray price cell keeps its match, loses its prices, and is listed)."""
+    """Import football-data.co.uk CSV files FILE... (bad results reject all; re-importing
+    changes nothing; a row with a stray price cell keeps its match, loses its prices, and is
+    listed)."""
     from filterbets_nb.importer import CsvFormatError
     from filterbets_nb.loading import import_csv
 
@@ -235,24 +236,35 @@ def fetch_cmd(
 
 @app.command("backtest")
 def backtest_cmd(
-    filter_file: Annotated[
-        Path, typer.Argument(help="Filter as JSON: {rules, market, price, stake}.")
-    ],
+    filter_file: Annotated[Path, typer.Argument(metavar="FILTER.json", hidden=True)],
     leagues: Annotated[
-        list[str] | None, typer.Option("--leagues", help="League codes, e.g. E0.")
+        list[str] | None,
+        typer.Option(
+            "--leagues",
+            metavar="CODES",
+            help="League codes: --leagues E0,SP1 or --leagues E0 --leagues SP1.",
+        ),
     ] = None,
     seasons: Annotated[
-        list[str] | None, typer.Option("--seasons", help="Seasons, e.g. 2019-20.")
+        list[str] | None,
+        typer.Option(
+            "--seasons",
+            metavar="SEASONS",
+            help="Seasons: --seasons 2019-20,2020-21 or repeat the option.",
+        ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+        bool, typer.Option("--json", metavar="", help="Print the summary as one JSON object.")
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Stop waiting after this many seconds (the job itself goes on)."),
+        typer.Option(
+            metavar="SECONDS", help="Stop waiting after this many seconds (the job itself goes on)."
+        ),
     ] = None,
 ) -> None:
-    """Run a backtest through the Celery chain (progress on stderr) and print its summary."""
+    """Run the backtest of FILTER.json ({rules, market, price, stake}) through the Celery chain
+    (progress on stderr) and print its summary."""
     from filterbets_nb.client import SubmitError
     from filterbets_nb.filters import Filter, FilterError
     from filterbets_nb.status import JobCancelled, JobFailed
@@ -280,13 +292,17 @@ def backtest_cmd(
 
         typer.echo(json.dumps({**to_jsonable(run.summary()), "job_id": run.job_id}))
     else:
-        typer.echo(run.summary().to_string())
+        from filterbets_nb.formatting import summary_text
+
+        typer.echo(summary_text(run.summary()))
         typer.echo(f"job id: {run.job_id}")
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Apply the migrations to the configured database."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "head",
+) -> None:
+    """Apply the migrations up to REVISION (default: head) to the configured database."""
     from filterbets_nb.db.migrate import upgrade
 
     settings = get_settings()
@@ -312,10 +328,12 @@ app.add_typer(worker_app, name="worker")
 @worker_app.callback(invoke_without_command=True)
 def worker(
     ctx: typer.Context,
-    concurrency: Annotated[int, typer.Option("-c", "--concurrency")] = 2,
-    queues: Annotated[str, typer.Option("-Q", "--queues")] = "backtest,stats",
-    beat: Annotated[bool, typer.Option("--beat", help="Also run the beat scheduler.")] = False,
-    loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
+    concurrency: Annotated[int, typer.Option("-c", "--concurrency", metavar="N")] = 2,
+    queues: Annotated[str, typer.Option("-Q", "--queues", metavar="QUEUES")] = "backtest,stats",
+    beat: Annotated[
+        bool, typer.Option("--beat", metavar="", help="Also run the beat scheduler.")
+    ] = False,
+    loglevel: Annotated[str, typer.Option("--loglevel", metavar="LEVEL")] = "info",
 ) -> None:
     """Run a Celery worker on both queues (wraps `celery -A ... worker -Q backtest,stats`)."""
     if ctx.invoked_subcommand is not None:
@@ -369,21 +387,55 @@ def worker_stop() -> None:
 
 
 @app.command("beat")
-def beat_cmd(loglevel: Annotated[str, typer.Option("--loglevel")] = "info") -> None:
+def beat_cmd(
+    loglevel: Annotated[str, typer.Option("--loglevel", metavar="LEVEL")] = "info",
+) -> None:
     """Run the beat scheduler (daily team-stats refresh at 02:00 UTC)."""
     schedule = str(get_settings().data_dir / "celerybeat-schedule")
     _exec_celery(["beat", "--loglevel", loglevel, "--schedule", schedule])
 
 
 @app.command()
-def jobs(limit: Annotated[int, typer.Option()] = 20) -> None:
-    """List recent backtest jobs."""
+def jobs(
+    limit: Annotated[int, typer.Option(metavar="N", help="How many jobs, newest first.")] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print raw values as JSON.")
+    ] = False,
+) -> None:
+    """List recent backtest jobs: scope, label, state, when, bets, profit, ROI."""
     from filterbets_nb.client import jobs as list_jobs
     from filterbets_nb.db.migrate import ensure_schema
+    from filterbets_nb.formatting import format_frame
 
     ensure_schema()
     frame = list_jobs(limit)
-    typer.echo("no jobs yet" if frame.empty else frame.to_string(index=False))
+    if as_json:
+        typer.echo(frame.to_json(orient="records", date_format="iso"))
+        return
+    shown = frame.drop(columns=["error"]) if "error" in frame else frame
+    typer.echo("no jobs yet" if frame.empty else format_frame(shown).to_string(index=False))
+
+
+@app.command()
+def fields(
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the list as JSON records.")
+    ] = False,
+) -> None:
+    """List every filter field: type, description, the football-data columns that carry it."""
+    from filterbets_nb.catalog import field_catalog
+
+    frame = field_catalog()
+    if as_json:
+        typer.echo(frame.to_json(orient="records"))
+        return
+    for row in frame.itertuples(index=False):
+        typer.echo(f"{row.field}  ({row.type})  {row.description}")
+        typer.echo(f"    football-data: {row.football_data}")
+
+
+def _indent(text: str, by: str = "  ") -> str:
+    return "\n".join(by + line for line in text.splitlines())
 
 
 # --- research: sweep and scan ----------------------------------------------------------------
@@ -507,10 +559,14 @@ def scan_cmd(
         if len(result.selected)
         else f"none of the {result.n_fixtures} fixtures is selected"
     )
+    from filterbets_nb.formatting import format_value
+
     record = result.record
     typer.echo(
-        f"{len(result.selected)} of {result.n_fixtures} fixtures; history: {record['bets']} bets,"
-        f" ROI {_fmt('roi', record['roi'])}, p={_fmt('p_value', record['p_value'])}"
+        f"{len(result.selected)} of {result.n_fixtures} fixtures; history:"
+        f" {format_value('bets', record['bets'])} bets,"
+        f" ROI {format_value('roi', record['roi'])},"
+        f" p={format_value('p_value', record['p_value'])}"
     )
     if result.no_history:
         typer.echo(

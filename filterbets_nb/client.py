@@ -28,6 +28,7 @@ from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.filters import Filter, job_label
+from filterbets_nb.formatting import Summary, Table, summary_html
 from filterbets_nb.results import ResultViews
 from filterbets_nb.stats import from_jsonable
 from filterbets_nb.status import (
@@ -199,16 +200,29 @@ def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[s
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence | set | frozenset):
         raise TypeError(f"{what} must be a string or a list of strings, not {type(value).__name__}")
-    codes = list(items)
+    # "E0,SP1" means two codes wherever it comes from (a notebook or a repeated CLI option).
+    codes = [part.strip() for item in items for part in _split(item, what)]
     if len(codes) > MAX_SCOPE_ITEMS:
         raise ValueError(f"at most {MAX_SCOPE_ITEMS} {what}, got {len(codes)}")
     for code in codes:
-        if not isinstance(code, str):
-            raise TypeError(f"{what} must be strings, got {code!r} ({type(code).__name__})")
         if not code.strip() or len(code) > longest or "\x00" in code:
             shown = code if len(code) <= 40 else code[:40] + "..."
             raise ValueError(f"{what}: {shown!r} is not a code (1 to {longest} characters, no NUL)")
     return codes
+
+
+def _split(item: object, what: str) -> list[str]:
+    if not isinstance(item, str):
+        raise TypeError(f"{what} must be strings, got {item!r} ({type(item).__name__})")
+    parts = [part for part in item.split(",") if part.strip()]
+    return parts or [item]
+
+
+def fields() -> Table:
+    """Every filter field: type, description and the football-data columns that carry it."""
+    from filterbets_nb.catalog import field_catalog
+
+    return Table(field_catalog())
 
 
 def _check_limit(soft_time_limit: float | None) -> float | None:
@@ -251,6 +265,39 @@ def _validate(
     }
     limit = _check_limit(soft_time_limit)
     return _Submission(parsed, scope, job_label(parsed, label), limit)
+
+
+class ScopeError(ValueError):
+    """A backtest scope (leagues, seasons) that matches no stored match."""
+
+
+def describe_stored(stored: pd.DataFrame) -> str:
+    """``E0 2019-20 (380), 2020-21 (380); SP1 2019-20 (380)``: what a scope can choose from."""
+    if stored.empty:
+        return "nothing is stored yet (load data: fb.load_demo(), fb.import_csv(...))"
+    parts = []
+    for league, rows in stored.groupby("league", sort=True):
+        counts = zip(rows["season"], rows["matches"], strict=True)
+        seasons = ", ".join(f"{season} ({int(n):,})" for season, n in counts)
+        parts.append(f"{league} {seasons}")
+    return "stored: " + "; ".join(parts)
+
+
+def check_scope(scope: Mapping[str, Sequence[str]]) -> int:
+    """The number of stored matches in ``scope``; :class:`ScopeError` listing what is stored
+    when there are none, so a typo fails here instead of in a worker seconds later."""
+    ensure_schema()
+    leagues = list(scope.get("leagues") or []) or None
+    seasons = list(scope.get("seasons") or []) or None
+    count = run_shared(lambda s: store.count_matches(s, leagues, seasons))
+    if count:
+        return count
+    stored = run_shared(store.stored_scope)
+    asked = (
+        ", ".join(f"{name} {','.join(values)}" for name, values in scope.items() if values)
+        or "all leagues and seasons"
+    )
+    raise ScopeError(f"no stored match in the scope ({asked}); {describe_stored(stored)}")
 
 
 def _prepare(sub: _Submission) -> tuple[BacktestRun, Signature]:
@@ -327,6 +374,7 @@ def backtest(
     ("time limit") with its partial progress recorded.
     """
     sub = _validate(flt, leagues, seasons, label, soft_time_limit)
+    check_scope(sub.scope)
     _before_submit()
     run, workflow = _prepare(sub)
     _send(workflow, [run])
@@ -431,13 +479,14 @@ class BacktestRun(ResultViews):
             )
         )
 
-    def _summary_of(self, job: Any) -> pd.Series:
+    def _summary_of(self, job: Any) -> Summary:
         if job.status != JobState.SUCCESS or job.summary is None:
             raise RuntimeError(f"backtest {self.job_id} has no results yet (state {job.status})")
-        return from_jsonable(job.summary)
+        return Summary(from_jsonable(job.summary))
 
-    def summary(self) -> pd.Series:
-        """Named metrics (bets, profit, roi, hit_rate, ...) as a pandas Series."""
+    def summary(self) -> Summary:
+        """Named metrics (bets, profit, roi, hit_rate, ...): a pandas Series of raw floats
+        (rates as fractions) that displays as ``roi -1.63 %``."""
         return self._summary_of(self._job())
 
     def bets(self) -> pd.DataFrame:
@@ -476,7 +525,8 @@ class BacktestRun(ResultViews):
             f"<code>{status['state']}</code> <small>job {self.job_id}</small>"
         )
         if status["state"] == JobState.SUCCESS:
-            table = self._summary_of(job)[list(HEADLINE)].to_frame("value").to_html()
+            summary = self._summary_of(job)
+            table = summary_html(summary[[key for key in HEADLINE if key in summary.index]])
             return f"<div>{head}{table}</div>"
         if status["error"]:
             return f"<div>{head}<pre>{html.escape(str(status['error']))}</pre></div>"
@@ -493,10 +543,11 @@ def load_results(job_id: str) -> BacktestRun:
     return BacktestRun(job_id, job.task_ids, label=job.label)
 
 
-def jobs(limit: int = 100) -> pd.DataFrame:
-    """Recent backtest jobs, newest first."""
+def jobs(limit: int = 100) -> Table:
+    """Recent backtest jobs, newest first: scope (leagues, seasons), label, state, when, bets,
+    profit and ROI; shown formatted, holding the raw values."""
     ensure_schema()
-    return run_shared(lambda s: store.list_jobs(s, limit))
+    return Table(run_shared(lambda s: store.list_jobs(s, limit)))
 
 
 class TaskStatus(dict[str, Any]):
@@ -526,7 +577,7 @@ def compare(
     labels: Sequence[str] | None = None,
     timeout: float | None = None,
     show_progress: bool = True,
-) -> pd.DataFrame:
+) -> Table:
     """Backtest several filters at once (one Celery group of chains); one row of metrics each.
 
     Rows keep the order of ``filters``; a failed run gets its error in the ``error`` column.
@@ -538,6 +589,8 @@ def compare(
         _validate(flt, leagues, seasons, name, None)
         for flt, name in zip(filters, names, strict=True)
     ]
+    if subs:
+        check_scope(subs[0].scope)
     _before_submit()
     prepared = [_prepare(sub) for sub in subs]
     runs = [run for run, _ in prepared]
@@ -561,7 +614,7 @@ def compare(
         except (BacktestFailed, BacktestCancelled) as exc:
             row["error"] = str(exc)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return Table(rows)
 
 
 class TaskRun:
@@ -631,7 +684,9 @@ def matches(
     ensure_schema()
     codes = _codes(leagues, "leagues", MAX_LEAGUE) or None
     years = _codes(seasons, "seasons", MAX_SEASON) or None
-    return run_shared(lambda s: store.load_matches(s, codes, years))
+    # A copy: the loader builds the frame column by column, and adding a column to that frame
+    # in a notebook would warn "highly fragmented".
+    return run_shared(lambda s: store.load_matches(s, codes, years)).copy()
 
 
 def workers(timeout: float = 1.0) -> list[str]:

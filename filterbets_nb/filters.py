@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import math
 import re
 import reprlib
@@ -139,6 +140,25 @@ class FilterError(ValueError):
     The message names the rule (``rule 2 (field 'home_odds')``) and the reason, so a notebook user
     or API client can fix the exact entry.
     """
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for an uncaught FilterError: the one-line message, not a
+        traceback through the package's validation internals (the message says it all)."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+def did_you_mean(name: object, choices: Iterable[str], listing: str) -> str:
+    """`` did you mean 'home_odds'?`` for the closest of ``choices`` plus where to see them all.
+
+    ``listing`` names the full list (``fb.fields() or `filterbets-nb fields```, or the tuple
+    itself when it is short).
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{hint}({listing})"
+
+
+_FIELDS_LISTING: Final[str] = "every field: fb.fields() or `filterbets-nb fields`"
 
 
 class UnknownFieldError(FilterError, AttributeError):
@@ -267,9 +287,11 @@ class Rule:
     def __post_init__(self) -> None:
         where = _where(self.index, self.field)
         if not isinstance(self.field, str) or self.field not in FIELDS:
-            raise FilterError(f"{where}: unknown field; see filters.FIELDS")
+            hint = did_you_mean(self.field, FIELDS, _FIELDS_LISTING)
+            raise FilterError(f"{where}: unknown field; {hint}")
         if self.op not in OPS:
-            raise FilterError(f"{where}: unknown op {_show(self.op)}; expected one of {OPS}")
+            hint = did_you_mean(self.op, OPS, f"ops: {', '.join(OPS)}")
+            raise FilterError(f"{where}: unknown op {_show(self.op)}; {hint}")
         kind = FIELDS[self.field].kind
         if kind == "str" and self.op in _ORDER_OPS | {"between"}:
             raise FilterError(f"{where}: op {_show(self.op)} is not allowed on a text field")
@@ -361,11 +383,12 @@ class Filter:
             raise FilterError(f"too many rules ({len(items)}); at most {MAX_RULES}")
         object.__setattr__(self, "rules", tuple(_rule_from(r, i) for i, r in enumerate(items)))
         if self.market not in MARKETS:
-            raise FilterError(f"unknown market {_show(self.market)}; expected one of {MARKETS}")
+            hint = did_you_mean(self.market, MARKETS, f"markets: {', '.join(MARKETS)}")
+            raise FilterError(f"unknown market {_show(self.market)}; {hint}")
         if self.price not in schema.PRICE_SOURCES:
-            raise FilterError(
-                f"unknown price {_show(self.price)}; expected one of {schema.PRICE_SOURCES}"
-            )
+            sources = schema.PRICE_SOURCES
+            hint = did_you_mean(self.price, sources, f"price sources: {', '.join(sources)}")
+            raise FilterError(f"unknown price {_show(self.price)}; {hint}")
         if self.fair_method not in prices.METHODS:
             raise FilterError(
                 f"unknown fair_method {self.fair_method!r}; expected one of {prices.METHODS}"
@@ -683,7 +706,8 @@ class FieldRef:
 
     def __init__(self, name: str) -> None:
         if name not in FIELDS:
-            raise UnknownFieldError(f"unknown filter field {_show(name)}; see filters.FIELDS")
+            hint = did_you_mean(name, FIELDS, _FIELDS_LISTING)
+            raise UnknownFieldError(f"unknown filter field {_show(name)}; {hint}")
         self.name = name
 
     def _cond(self, op: str, value: object) -> Condition:

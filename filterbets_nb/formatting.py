@@ -10,6 +10,7 @@ by rules, not listed one by one, so a metric added later (``half_wins``, ``clv_b
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -135,4 +136,78 @@ def styled(frame: pd.DataFrame, extra: Mapping[str, Callable[[Any], str]] | None
     ``styler.data`` is the untouched frame, so copying out of the view loses no precision.
     """
     fmts: dict[str, Callable[[Any], str]] = {**formatters(frame), **(extra or {})}
-    return frame.style.format(fmts, na_rep=MISSING)  # type: ignore[arg-type]
+    view = frame.style.format(fmts, na_rep=MISSING)  # type: ignore[arg-type]
+    return view.set_uuid(_uuid_of(frame))
+
+
+def _uuid_of(frame: pd.DataFrame) -> str:
+    """A Styler id from the content, not a random one: a re-executed notebook whose numbers
+    did not change stores the same HTML (nbval and ``git diff`` stay quiet)."""
+    digest = hashlib.sha1(frame.to_csv().encode("utf-8"), usedforsecurity=False)
+    return "fb" + digest.hexdigest()[:8]
+
+
+class Summary(pd.Series):
+    """A summary Series that *reads* formatted and *holds* raw floats.
+
+    ``summary["roi"]`` is the stored fraction and ``to_jsonable`` sees exact values; only the
+    text repr and ``_repr_html_`` (what a notebook cell or ``print`` shows) go through
+    :func:`format_value`. Selections (``summary[["bets", "roi"]]``) stay a :class:`Summary`.
+    """
+
+    @property
+    def _constructor(self) -> type[Summary]:
+        return Summary
+
+    @property
+    def _constructor_expanddim(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def __repr__(self) -> str:
+        return summary_text(self)
+
+    def _repr_html_(self) -> str:
+        return summary_html(self)
+
+
+def summary_text(summary: pd.Series) -> str:
+    """``name  value`` lines, names left-aligned and values right-aligned (CLI and repr)."""
+    shown = format_summary(summary)
+    if shown.empty:
+        return "(no metrics)"
+    names = [str(name) for name in shown.index]
+    left = max(len(name) for name in names)
+    right = max(len(value) for value in shown)
+    return "\n".join(
+        f"{name:<{left}}  {value:>{right}}" for name, value in zip(names, shown, strict=True)
+    )
+
+
+def summary_html(summary: pd.Series) -> str:
+    """A two-column HTML table of a summary, numbers formatted and right-aligned."""
+    shown = format_summary(summary).to_frame(str(summary.name or "value"))
+    right = {"text-align": "right"}
+    view = shown.style.set_properties(**right).set_uuid(_uuid_of(shown))  # type: ignore[arg-type]
+    return str(view.to_html())
+
+
+class Table(pd.DataFrame):
+    """A DataFrame (job list, comparison) that shows formatted numbers and keeps raw values.
+
+    Columns and cells read back exactly as stored; the text repr uses :func:`format_frame`,
+    the HTML repr :func:`styled`.
+    """
+
+    @property
+    def _constructor(self) -> type[Table]:
+        return Table
+
+    def __repr__(self) -> str:
+        if self.empty:
+            return pd.DataFrame(self).__repr__()
+        return str(format_frame(pd.DataFrame(self)).to_string())
+
+    def _repr_html_(self) -> str:
+        if self.empty:
+            return str(pd.DataFrame(self).to_html())
+        return str(styled(pd.DataFrame(self)).to_html())

@@ -35,6 +35,7 @@ a fixed string without timings or progress; timings live only in the HTML value.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import sys
@@ -57,6 +58,7 @@ __all__ = [
     "eta",
     "format_seconds",
     "in_notebook",
+    "job_percent",
     "overall_percent",
     "render_html",
     "render_text",
@@ -77,6 +79,7 @@ MIN_INTERVAL = 0.1
 REVOKED_COLOR = "#9e9e9e"
 _ERROR_COLOR = "var(--jp-error-color1, #d32f2f)"
 _BAR_STYLES = {"SUCCESS": "success", "FAILURE": "danger"}
+_ONE_LINE = "display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,14 +193,38 @@ def stage_percent(status: Mapping[str, Any]) -> float:
     return min(max(_number(_progress(status).get("percent")), 0.0), 100.0)
 
 
-def overall_percent(status: Mapping[str, Any]) -> float:
-    """Percent of the whole chain: finished stages count whole, the current one pro rata.
+#: The ETA is shown once the job is this far along and this many seconds old: before that a
+#: rate says nothing (tqdm shows "?"; an analyst reads a blank better than a wild guess).
+ETA_AFTER_PERCENT = 3.0
+ETA_AFTER_SECONDS = 0.5
+#: The most a job that has not ended may show: 100 % means "done", never "last stage done".
+RUNNING_CAP = 99.9
 
-    Used for the aggregate bar of :class:`MultiProgress`, where runs in different stages must
-    be comparable; any end state counts as 100 (that run needs no more waiting).
-    """
+
+def job_percent(status: Mapping[str, Any]) -> float:
+    """The whole job's percent, what a bar draws: the task's weighted ``overall`` when it
+    sends one (``tasks.progress.STAGE_WEIGHTS``), else equal stages; 100 only on SUCCESS."""
+    if _state(status) == "SUCCESS":
+        return 100.0
+    progress = _progress(status)
+    if progress.get("overall") is not None:
+        value = _number(progress.get("overall"))
+    else:
+        value = _equal_stages(status)
+    return min(max(value, 0.0), RUNNING_CAP)
+
+
+def overall_percent(status: Mapping[str, Any]) -> float:
+    """Percent of the whole chain for the aggregate bar of :class:`MultiProgress`, where runs
+    in different stages must be comparable; any end state counts as 100 (that run needs no
+    more waiting)."""
     if _state(status) in TERMINAL_STATES:
         return 100.0
+    return job_percent(status)
+
+
+def _equal_stages(status: Mapping[str, Any]) -> float:
+    """Finished stages count whole, the current one pro rata (a meta without ``overall``)."""
     progress = _progress(status)
     index = int(_number(progress.get("stage_index")))
     stages = int(_number(progress.get("stages")))
@@ -243,16 +270,17 @@ def _details(
     parts: list[str] = []
     total = int(_number(progress.get("total")))
     if total > 0:
-        parts.append(f"{int(_number(progress.get('current')))}/{total}")
-    parts.append(f"{stage_percent(status):.1f}%")
+        parts.append(f"{int(_number(progress.get('current'))):,}/{total:,}")
+    percent = job_percent(status)
+    parts.append(f"{percent:.1f}%")
     if elapsed is not None:
         if terminal:
             parts.append(f"elapsed {format_seconds(elapsed)}")
-        else:
-            left = eta(
-                stage_elapsed if stage_elapsed is not None else elapsed, stage_percent(status)
-            )
+        elif percent >= ETA_AFTER_PERCENT and elapsed >= ETA_AFTER_SECONDS:
+            left = eta(elapsed, percent)
             parts.append(f"elapsed {format_seconds(elapsed)}, ETA {format_seconds(left)}")
+        else:
+            parts.append(f"elapsed {format_seconds(elapsed)}")
     if progress.get("bets") is not None:
         bets = int(_number(progress.get("bets")))
         parts.append(f"{bets} bets" if terminal else f"{bets} bets so far")
@@ -278,10 +306,10 @@ def render_text(
     """One line for terminals and logs, e.g.
     ``2/3 evaluate [#######.............]  37.5% | 375/1000 | 37.5% | elapsed 00:03, ETA 00:05``.
 
-    Pure (time is passed in), so it is unit-tested directly. The ETA uses ``stage_elapsed`` when
-    given because the percent is per stage: a fast fetch must not skew the evaluate estimate.
+    Pure (time is passed in), so it is unit-tested directly. The percent is the whole job's
+    (:func:`job_percent`), so the ETA is the whole job's too: ``elapsed`` over that percent.
     """
-    percent = stage_percent(status)
+    percent = job_percent(status)
     filled = int(percent / 100.0 * width)
     bar = "#" * filled + "." * (width - filled)
     head = f"{description}: " if description else ""
@@ -305,7 +333,11 @@ def render_html(
     body = " · ".join(parts)
     if note:
         body += f' · <span style="color:{_ERROR_COLOR}">{html.escape(note)}</span>'
-    return f'<span class="filterbets-progress-text">{body}</span>'
+    # One line whatever the width: what does not fit is cut with "…" (the title shows it all).
+    title = html.escape(" · ".join(_details(status, elapsed, stage_elapsed)), quote=True)
+    return (
+        f'<span class="filterbets-progress-text" title="{title}" style="{_ONE_LINE}">{body}</span>'
+    )
 
 
 def _bar_style(state: str) -> tuple[str, str | None]:
@@ -358,6 +390,7 @@ class _Poller:
         self._finished = threading.Event()
         self._thread: threading.Thread | None = None
         self._shown = False
+        self._handle: Any = None
 
     def _init_widget(self) -> None:
         """The widget parts, built only when a notebook front end can draw them."""
@@ -371,6 +404,37 @@ class _Poller:
 
     def _build_widget(self) -> None:
         raise NotImplementedError
+
+    def _fallback(self) -> tuple[str, str]:
+        """``(one text line, one line of HTML)`` of what the bar shows now, without widgets."""
+        raise NotImplementedError
+
+    def _bundle(self) -> dict[str, Any]:
+        """The widget's display data plus a static ``text/plain`` and ``text/html`` of the bar.
+
+        A stored notebook opened without the widget state (untrusted, GitHub, nbviewer) shows
+        these instead of ``ProgressBar('quickstart')``. Both start with a fixed head (the
+        repr; the ``filterbets-static`` div) that ``notebooks/sanitize.cfg`` keeps for nbval.
+        """
+        data = dict(self.widget._repr_mimebundle_() or {})
+        text, body = self._fallback()
+        data["text/plain"] = f"{self!r}: {text}"
+        data["text/html"] = f'<div class="filterbets-static">{body}</div>'
+        return data
+
+    def _display_widget(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def _publish_final(self) -> None:
+        """Replace the displayed output's static parts with the final state (once)."""
+        handle, self._handle = self._handle, None
+        if handle is None or self.widget is None:
+            return
+        # A closed kernel channel must not raise: the live widget still shows the end.
+        with contextlib.suppress(Exception):
+            handle.update(self._bundle(), raw=True)
 
     @property
     def finished(self) -> bool:
@@ -417,6 +481,8 @@ class _Poller:
         if not self._shown:
             self._shown = True
             self._show()
+            if self.finished:  # ended before display: no poller will run to publish the end
+                self._publish_final()
         self.start()
 
     def _ipython_display_(self) -> None:
@@ -479,15 +545,19 @@ def _bar_row(
     """
     widgets = _widgets()
     assert widgets is not None  # callers checked through _resolve_mode
-    label_widget = widgets.Label(value=label, layout=widgets.Layout(width="13em", flex="0 0 auto"))
+    # Sized for JupyterLab's default notebook width (~ 800 px of output): label, bar and a
+    # one-line text that cuts what does not fit, so the row never wraps.
+    label_widget = widgets.Label(value=label, layout=widgets.Layout(width="11em", flex="0 0 auto"))
     progress = widgets.FloatProgress(
-        value=0.0, min=0.0, max=100.0, layout=widgets.Layout(width="35%", flex="0 0 auto")
+        value=0.0, min=0.0, max=100.0, layout=widgets.Layout(width="30%", flex="0 0 auto")
     )
     # FloatProgress draws as "widget-hprogress"; add stable names that
     # scripts/browser_check.py and user CSS can rely on.
     progress.add_class("widget-progress")
     progress.add_class("filterbets-progress")
-    text = widgets.HTML(value=html_value, layout=widgets.Layout(flex="1 1 auto"))
+    text = widgets.HTML(
+        value=html_value, layout=widgets.Layout(flex="1 1 auto", min_width="0", overflow="hidden")
+    )
     button_widget = widgets.Button(
         description=button,
         icon="stop",
@@ -497,7 +567,9 @@ def _bar_row(
     )
     if not can_cancel:
         button_widget.layout.display = "none"
-    box = widgets.HBox([label_widget, progress, text, button_widget])
+    box = widgets.HBox(
+        [label_widget, progress, text, button_widget], layout=widgets.Layout(flex_flow="row nowrap")
+    )
     box.add_class("filterbets-progress-bar")
     return label_widget, progress, text, button_widget, box
 
@@ -669,7 +741,7 @@ class ProgressBar(_Poller):
         label = stage_label(self.status)
         return _Frame(
             label=f"{self.description}: {label}" if self.description else label,
-            percent=stage_percent(self.status),
+            percent=job_percent(self.status),
             html=render_html(
                 self.status, elapsed=elapsed, stage_elapsed=stage_elapsed, note=self.error or ""
             ),
@@ -731,16 +803,22 @@ class ProgressBar(_Poller):
         """Display, then draw at once: the first status is fetched here, synchronously, so a
         bar attached to a finished run never starts with a stray "queued" line."""
         if self.use_widget:
-            from IPython.display import display
-
-            display(self.widget)
+            self._display_widget()
         self._frame = None  # draw now even if a frame was computed before showing
         if self._t0 is None:
             self.poll()
         else:
             self._redraw()
 
+    def _fallback(self) -> tuple[str, str]:
+        frame = self._frame
+        if frame is None:
+            return render_text(self.status, description=self.description), ""
+        bar = f'<progress max="100" value="{frame.percent:.1f}"></progress>'
+        return frame.text, f"{html.escape(frame.label)} {bar} {frame.html}"
+
     def _after_stop(self) -> None:
+        self._publish_final()
         with self._lock:
             if self.button is not None:
                 self.button.disabled = True
@@ -942,17 +1020,22 @@ class MultiProgress(_Poller):
 
     def _show(self) -> None:
         if self.use_widget:
-            from IPython.display import display
-
-            display(self.widget)
+            self._display_widget()
         if self._t0 is None and not self.finished:
             self.poll()
         else:
             self._redraw()
 
+    def _fallback(self) -> tuple[str, str]:
+        details, body = self._summary()
+        rows = [f"{html.escape(self._label())} {body}"]
+        rows += [bar._fallback()[1] for bar in self.bars]
+        return f"{self._label()} | {details}", "<br>".join(rows)
+
     def _after_stop(self) -> None:
         for bar in self.bars:
             bar._after_stop()
+        self._publish_final()
         if self.button is not None:
             self.button.disabled = True
 

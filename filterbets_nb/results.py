@@ -33,11 +33,16 @@ class ResultViews:
         """Bets, wins, staked, profit, ROI and hit rate per calendar month."""
         return stats.monthly_breakdown(self._bets_frame())
 
-    def plot(self, ax: Any = None) -> Any:
-        """Matplotlib equity curve with the drawdowns shaded; returns the Axes."""
-        from filterbets_nb.plotting import plot_equity
+    def plot(self, ax: Any = None, *, x: str = "date", by: str | None = None) -> Any:
+        """Matplotlib equity curve against kick-off dates (``x="bet"``: bet number) with the
+        drawdowns shaded, or ``by="season"`` profit bars per season; returns the Axes."""
+        from filterbets_nb.plotting import plot_equity, plot_seasons
 
-        return plot_equity(self._bets_frame(), title=self._plot_title(), ax=ax)
+        if by == "season":
+            return plot_seasons(self._bets_frame(), title=self._plot_title(), ax=ax)
+        if by is not None:
+            raise ValueError(f"by must be None or 'season', not {by!r}")
+        return plot_equity(self._bets_frame(), title=self._plot_title(), ax=ax, x=x)  # type: ignore[arg-type]
 
     def simulate(self, **options: Any) -> Any:
         """Bankroll paths bootstrapped from these bets (``n``, ``bank``, ``staking``,

@@ -24,6 +24,7 @@ from filterbets_nb.notebook import (
     eta,
     format_seconds,
     in_notebook,
+    job_percent,
     overall_percent,
     render_html,
     render_text,
@@ -167,25 +168,43 @@ def test_stage_labels_follow_the_chain() -> None:
     assert stage_label(status("PROGRESS", {"stage": "custom"})) == "custom"
 
 
-def test_overall_percent_weights_stages() -> None:
+def test_overall_percent_weights_stages_by_their_typical_cost() -> None:
+    # fetch 5 %, evaluate 90 %, save 5 % of a job (tasks.progress.STAGE_WEIGHTS)
     assert overall_percent(status("PENDING")) == 0.0
-    assert overall_percent(fetch(50)) == pytest.approx(100 / 6)
+    assert overall_percent(fetch(50)) == pytest.approx(2.5)
     assert overall_percent(evaluating(50)) == pytest.approx(50.0)
     assert overall_percent(status("FAILURE", evaluating(10)["progress"], "x")) == 100.0
     assert overall_percent(status("PROGRESS", {"percent": 40})) == 40.0
+    # a meta without "overall" (another kind of task) counts its stages equally
+    assert overall_percent(
+        status("PROGRESS", {"percent": 50, "stage_index": 2, "stages": 3})
+    ) == pytest.approx(50.0)
+
+
+def test_the_bar_never_shows_100_percent_while_the_job_runs() -> None:
+    last_stage_done = status("PROGRESS", progress_meta(1, 1, stage="save"))
+    assert job_percent(last_stage_done) == 99.9
+    assert job_percent(success()) == 100.0
+    assert "99.9%" in render_text(last_stage_done)
+
+
+def test_eta_appears_after_a_few_percent_and_half_a_second() -> None:
+    assert "ETA" not in render_text(fetch(40), elapsed=10.0)  # 2 % of the job
+    assert "ETA" not in render_text(evaluating(50), elapsed=0.2)  # too soon
+    assert "ETA 00:10" in render_text(evaluating(50), elapsed=10.0)
 
 
 def test_render_text_running_line() -> None:
-    line = render_text(evaluating(25, bets=7), elapsed=64.0, stage_elapsed=10.0, width=8)
-    # ETA from the stage's own time: 10 s for 25 % leaves 30 s.
+    line = render_text(evaluating(25, bets=7), elapsed=22.0, width=8)
+    # The whole job's percent (5 + 0.9 x 25 = 27.5) and ETA: 22 s for 27.5 % leaves 58 s.
     assert line == (
-        "2/3 evaluate [##......] 25/100 | 25.0% | elapsed 01:04, ETA 00:30 | "
+        "2/3 evaluate [##......] 25/100 | 27.5% | elapsed 00:22, ETA 00:58 | "
         "7 bets so far | evaluating filter"
     )
 
 
 def test_render_text_without_stage_time_uses_elapsed() -> None:
-    assert "ETA 00:30" in render_text(evaluating(25), elapsed=10.0)
+    assert "ETA 00:10" in render_text(evaluating(50), elapsed=10.0)
 
 
 def test_render_text_end_states() -> None:
@@ -193,7 +212,7 @@ def test_render_text_end_states() -> None:
         "1/1 | 100.0% | elapsed 00:04 | 470 bets | done"
     )
     failed = render_text(status("FAILURE", evaluating(40)["progress"], "ValueError: boom"))
-    assert failed.startswith("2/3 evaluate [########............] 40/100 | 40.0%")
+    assert failed.startswith("2/3 evaluate [########............] 40/100 | 41.0%")
     assert failed.endswith("failed: ValueError: boom")
     assert render_text(status("REVOKED", fetch()["progress"], "cancelled")).endswith("cancelled")
     assert render_text(status("PENDING")).endswith("waiting for a worker")
@@ -239,10 +258,10 @@ def test_widget_follows_a_successful_run() -> None:
         clock.tick(2.0)
     assert seen == [
         ("queued", 0.0, ""),
-        ("1/3 fetch", 100.0, ""),
-        ("2/3 evaluate", 10.0, ""),
+        ("1/3 fetch", 5.0, ""),
+        ("2/3 evaluate", 14.0, ""),
         ("2/3 evaluate", 50.0, ""),
-        ("2/3 evaluate", 90.0, ""),
+        ("2/3 evaluate", 86.0, ""),
         ("3/3 save", 100.0, "success"),
     ]
     assert bar.finished and bar.state == "SUCCESS"
@@ -257,10 +276,10 @@ def test_widget_html_has_counts_timings_and_bets_so_far() -> None:
     clock.tick(3.0)
     bar.poll()  # evaluate starts, t=3
     clock.tick(4.0)
-    bar.poll()  # 40 % after 4 s of evaluate: 6 s left
+    bar.poll()  # 41 % of the job after 7 s: 10 s left
     value = bar.text.value
-    assert "40/100" in value and "40.0%" in value
-    assert "elapsed 00:07" in value and "ETA 00:06" in value
+    assert "40/100" in value and "41.0%" in value
+    assert "elapsed 00:07" in value and "ETA 00:10" in value
     assert "9 bets so far" in value
 
 
@@ -463,7 +482,7 @@ def test_text_fallback_redraws_in_place_on_a_tty() -> None:
     assert out.count("\r") == len(HAPPY)
     assert out.count("\n") == 1 and out.endswith("\n")
     assert out.rstrip().endswith("470 bets | done")
-    assert "2/3 evaluate [##################..] 90/100" in out
+    assert "2/3 evaluate [#################...] 90/100 | 86.0%" in out
 
 
 def test_text_display_of_a_finished_run_prints_only_the_end() -> None:
@@ -626,13 +645,30 @@ def test_ipython_display_hook_shows_and_starts(monkeypatch: pytest.MonkeyPatch) 
     import IPython.display
 
     shown: list[Any] = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
-    bar = ProgressBar(FakeStatus([success()]), mode="widget", interval=0.1)
+    updates: list[dict[str, Any]] = []
+
+    class Handle:
+        def update(self, obj: dict[str, Any], raw: bool = False) -> None:
+            updates.append(obj)
+
+    def display(obj: Any, raw: bool = False, display_id: bool = False) -> Handle:
+        shown.append(obj)
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    bar = ProgressBar(FakeStatus([success()]), mode="widget", interval=0.1, description="q")
     bar._ipython_display_()
-    assert shown == [bar.widget]
+    assert len(shown) == 1 and "application/vnd.jupyter.widget-view+json" in shown[0]
+    assert shown[0]["application/vnd.jupyter.widget-view+json"]["model_id"] == bar.widget.model_id
     assert bar.wait(timeout=30)
     bar._ipython_display_()  # shown once
     assert len(shown) == 1
+    # the stored output ends with a static copy of the final bar (nbviewer, GitHub)
+    (final,) = updates
+    assert final["text/plain"].startswith("ProgressBar('q'): q: 3/3 save [")
+    assert final["text/plain"].endswith("470 bets | done")
+    assert final["text/html"].startswith('<div class="filterbets-static">q: 3/3 save <progress')
+    assert "470 bets" in final["text/html"] and "\n" not in final["text/html"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -661,8 +697,8 @@ def test_multi_progress_aggregates_runs() -> None:
 
     multi.poll()
     assert head.children[0].value == "compare: 0/2 done"
-    # A: evaluate 50 % -> 50 overall; B: fetch done -> 33.3 overall
-    assert multi.progress.value == pytest.approx((50 + 100 / 3) / 2)
+    # A: evaluate 50 % -> 50 overall; B: fetch done -> 5 overall
+    assert multi.progress.value == pytest.approx((50 + 5) / 2)
     assert multi.bars[0].label.value == "A: 2/3 evaluate"
 
     multi.poll()

@@ -193,6 +193,7 @@ def test_a_polling_bar_reuses_pooled_connections(
     database = pg_url.rsplit("/", 1)[1]
     run = None
     try:
+        fb.load_demo(n_matches=300, seed=3)  # a scope with matches (checked before sending)
         run = fb.backtest(FILTER, leagues="SYN1")  # services mode: nothing is started
         stream = io.StringIO()
         from filterbets_nb.notebook import ProgressBar

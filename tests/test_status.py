@@ -211,13 +211,14 @@ def test_submit_with_the_broker_down_marks_the_job_failed(
     import filterbets_nb as fb
     from filterbets_nb.client import SubmitError
 
+    fb.load_demo(n_matches=300, seed=3)  # a scope with matches (checked before sending)
     before = len(fb.jobs())  # the session's database may hold other tests' jobs
     with pytest.raises(SubmitError, match="could not reach the broker") as caught:
         fb.backtest(FLT, leagues="SYN1")
     jobs = fb.jobs()
     assert len(jobs) == before + 1
     row = jobs.iloc[0]  # newest first
-    assert row["status"] == "FAILURE" and "could not reach the broker" in row["error"]
+    assert row["state"] == "FAILURE" and "could not reach the broker" in row["error"]
     assert str(caught.value).startswith("could not reach the broker redis://127.0.0.1:")
 
 

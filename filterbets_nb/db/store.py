@@ -758,7 +758,10 @@ async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
             {
                 "job_id": job.id,
                 "label": job.label,
-                "status": job.status,
+                # The scope tells apart runs with the same label; "all" when not restricted.
+                "leagues": ",".join((job.scope or {}).get("leagues") or []) or "all",
+                "seasons": ",".join((job.scope or {}).get("seasons") or []) or "all",
+                "state": job.status,
                 "market": job.filter.get("market"),
                 "bets": job.n_bets,
                 "profit": summary.get("profit"),
@@ -769,3 +772,21 @@ async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+async def stored_scope(session: AsyncSession) -> pd.DataFrame:
+    """What is stored: one row per league and season with its match count (league, season,
+    matches), in code and season order; what a scope that matches nothing is told."""
+    t = matches_table
+    stmt = (
+        select(League.code, t.c.season, func.count(t.c.id))
+        .select_from(t)
+        .join(League, League.id == t.c.league_id)
+        .group_by(League.code, t.c.season)
+        .order_by(League.code, t.c.season)
+    )
+    rows = (await session.execute(stmt)).all()
+    return pd.DataFrame(
+        [(code, season, int(n)) for code, season, n in rows],
+        columns=["league", "season", "matches"],
+    )

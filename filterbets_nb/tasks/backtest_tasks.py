@@ -168,8 +168,8 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
 def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
     """Load the job's matches page by page, run the engine, store its bets; report PROGRESS.
 
-    Progress counts work units over both phases: each match once when loaded and once when
-    evaluated (``total`` = 2 x matches), with the phase in ``description``.
+    Progress counts matches (``total`` = matches in scope): loaded, then evaluated, with the
+    phase in ``description``; the stage's percent counts loading as its first half.
     """
     job_id = fetched["job_id"]
     settings = get_settings()
@@ -192,7 +192,9 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
                 session,
                 needed_columns(flt),
                 job.scope,
-                progress=lambda loaded: recorder.set(loaded, 2 * max(expected, loaded)),
+                progress=lambda loaded: recorder.set(
+                    loaded, max(expected, loaded), fraction=loaded / max(expected, loaded, 1) / 2
+                ),
             )
             return flt, matches
 
@@ -202,7 +204,9 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
         result = run_backtest(
             matches,
             flt,
-            progress=lambda current, total: recorder.set(n + current, 2 * n),
+            progress=lambda current, total: recorder.set(
+                current, total, fraction=0.5 + current / max(2 * total, 1)
+            ),
             chunk_size=settings.engine_chunk_size,
         )
     except SoftTimeLimitExceeded:
@@ -215,7 +219,7 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
         "skipped_no_edge": result.skipped_no_edge,
         "matches_considered": result.matches_considered,
     }
-    recorder.set(2 * n, 2 * n, force=True, **counts)
+    recorder.set(n, n, force=True, **counts)
 
     async def store_bets(session: AsyncSession) -> None:
         # Delete-then-insert in one transaction: a redelivered task leaves one set of bets.

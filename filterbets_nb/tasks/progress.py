@@ -15,6 +15,17 @@ from filterbets_nb.config import clip
 from filterbets_nb.status import ENDED_STATES
 
 STAGES = ("fetch", "evaluate", "save")
+#: Share of a backtest's typical time each stage takes (counting and feature refresh; loading
+#: and evaluating the matches; one summary write), so ``overall`` moves at an even pace.
+STAGE_WEIGHTS: dict[str, float] = {"fetch": 0.05, "evaluate": 0.9, "save": 0.05}
+
+
+def overall_of(stage: str, stage_percent: float) -> float | None:
+    """The whole job's percent when ``stage`` is ``stage_percent`` done (None off the chain)."""
+    if stage not in STAGE_WEIGHTS:
+        return None
+    before = sum(STAGE_WEIGHTS[name] for name in STAGES[: STAGES.index(stage)])
+    return round(100.0 * (before + STAGE_WEIGHTS[stage] * stage_percent / 100.0), 2)
 
 
 class _UpdatesState(Protocol):
@@ -29,11 +40,23 @@ def progress_meta(
     *,
     stage: str = "",
     description: str = "",
+    fraction: float | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The one progress dict: current/total, percent (0-100), stage, description, extras."""
-    percent = 100.0 if total <= 0 else round(100.0 * min(current, total) / total, 2)
+    """The one progress dict: current/total, percent (0-100) of the stage, ``overall`` (0-100,
+    the whole chain's, by :data:`STAGE_WEIGHTS`), stage, description, extras.
+
+    ``fraction`` (0-1) is the stage's done share when ``current/total`` is not it (the evaluate
+    stage counts matches twice over: loaded, then evaluated, over the same ``total``).
+    """
+    if fraction is not None:
+        percent = round(100.0 * min(max(fraction, 0.0), 1.0), 2)
+    else:
+        percent = 100.0 if total <= 0 else round(100.0 * min(current, total) / total, 2)
     stage_index = STAGES.index(stage) + 1 if stage in STAGES else 0
+    overall = overall_of(stage, percent)
+    if overall is not None:
+        extra = {"overall": overall, **extra}
     meta: dict[str, Any] = {
         "current": int(current),
         "total": int(total),
@@ -75,10 +98,23 @@ class ProgressRecorder:
         #: The last meta published, for a task that must record where it stopped.
         self.last: dict[str, Any] = {}
 
-    def set(self, current: int, total: int, *, force: bool = False, **extra: Any) -> bool:
+    def set(
+        self,
+        current: int,
+        total: int,
+        *,
+        force: bool = False,
+        fraction: float | None = None,
+        **extra: Any,
+    ) -> bool:
         """Record progress; returns whether it was published."""
         meta = progress_meta(
-            current, total, stage=self.stage, description=self.description, **extra
+            current,
+            total,
+            stage=self.stage,
+            description=self.description,
+            fraction=fraction,
+            **extra,
         )
         now = time.monotonic()
         due = (
