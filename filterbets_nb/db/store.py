@@ -448,7 +448,10 @@ def _typed_matches(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype("int64")
     for column in ("league", "season", "home_team", "away_team"):
         frame[column] = frame[column].astype(str)
-    return frame
+    # The column assignments above leave one block per column (~140 with the Asian handicap
+    # columns); one copy consolidates them, so adding a column in a notebook does not trip
+    # pandas' "highly fragmented" PerformanceWarning.
+    return frame.copy()
 
 
 async def count_matches(
