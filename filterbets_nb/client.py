@@ -30,7 +30,7 @@ from filterbets_nb.db.session import run_shared
 from filterbets_nb.filters import Filter, job_label
 from filterbets_nb.formatting import Summary, Table, summary_html
 from filterbets_nb.results import ResultViews
-from filterbets_nb.stats import from_jsonable
+from filterbets_nb.stats import HEADLINE_METRICS, from_jsonable
 from filterbets_nb.status import (
     ENDED_STATES,
     JobCancelled,
@@ -49,18 +49,7 @@ if TYPE_CHECKING:
 #: Kept for callers of the earlier name; the one definition is ``status.ENDED_STATES``.
 TERMINAL = ENDED_STATES
 #: The metrics a one-row-per-run table or a short summary shows first.
-HEADLINE = (
-    "bets",
-    "wins",
-    "hit_rate",
-    "staked",
-    "profit",
-    "roi",
-    "avg_odds",
-    "max_drawdown",
-    "longest_losing_streak",
-    "p_value",
-)
+HEADLINE = HEADLINE_METRICS
 
 
 class BacktestFailed(JobFailed):

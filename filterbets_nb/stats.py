@@ -119,6 +119,21 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+#: The metrics a one-row-per-run table or a short summary shows first (jobs, compare, sweeps).
+HEADLINE_METRICS: Final[tuple[str, ...]] = (
+    "bets",
+    "wins",
+    "hit_rate",
+    "staked",
+    "profit",
+    "roi",
+    "avg_odds",
+    "max_drawdown",
+    "longest_losing_streak",
+    "p_value",
+)
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den != 0 else NAN
 

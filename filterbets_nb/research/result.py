@@ -23,6 +23,7 @@ from filterbets_nb.research.multiple import (
     expected_max_sharpe,
     holm_adjust,
 )
+from filterbets_nb.stats import HEADLINE_METRICS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,20 +38,7 @@ SMALLER_IS_BETTER: Final[frozenset[str]] = frozenset(
      "longest_losing_streak"}
 )  # fmt: skip
 #: Summary metrics shown per grid point, read by name (a summary may carry more).
-FRAME_METRICS: Final[tuple[str, ...]] = (
-    "bets",
-    "wins",
-    "hit_rate",
-    "staked",
-    "profit",
-    "roi",
-    "avg_odds",
-    "max_drawdown",
-    "longest_losing_streak",
-    "clv_mean",
-    "z_score",
-    "p_value",
-)
+FRAME_METRICS: Final[tuple[str, ...]] = (*HEADLINE_METRICS[:-1], "clv_mean", "z_score", "p_value")
 
 #: Columns of a sweep's frame after its grid parameters.
 FRAME_COLUMNS: Final[tuple[str, ...]] = (
