@@ -153,8 +153,21 @@ def test_app_services_run_the_projects_image(services: dict[str, dict[str, Any]]
         context = ROOT / (build if isinstance(build, str) else build.get("context", "."))
         dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "")
         assert (context / dockerfile).resolve() == DOCKERFILE, name
-        images.add(services[name].get("image"))
+        if name != "jupyter":
+            images.add(services[name].get("image"))
     assert len(images) == 1, f"app services tag different images: {images}"
+
+
+def test_only_jupyter_installs_the_notebook_extra(services: dict[str, dict[str, Any]]) -> None:
+    """Workers, beat, migrate and Flower run the lean core; JupyterLab's image adds the
+    notebook extra through the Dockerfile's EXTRAS argument, under an image name of its own."""
+    for name in APP_SERVICES:
+        build = services[name]["build"]
+        extras = (build.get("args") or {}).get("EXTRAS", "") if isinstance(build, dict) else ""
+        assert extras == ("[notebook]" if name == "jupyter" else ""), name
+    assert services["jupyter"]["image"] != services["worker"]["image"]
+    runs = " ".join(rest for kw, rest in dockerfile_instructions() if kw == "RUN")
+    assert '"filterbets-nb${EXTRAS}"' in runs and '".${EXTRAS}"' in runs
 
 
 @pytest.mark.parametrize("name", ["worker", "beat", "flower"])
