@@ -189,8 +189,11 @@ def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[s
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence | set | frozenset):
         raise TypeError(f"{what} must be a string or a list of strings, not {type(value).__name__}")
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{what} must be strings, got {item!r} ({type(item).__name__})")
     # "E0,SP1" means two codes wherever it comes from (a notebook or a repeated CLI option).
-    codes = [part.strip() for item in items for part in _split(item, what)]
+    codes = [part.strip() for item in items for part in _split(item)]
     if len(codes) > MAX_SCOPE_ITEMS:
         raise ValueError(f"at most {MAX_SCOPE_ITEMS} {what}, got {len(codes)}")
     for code in codes:
@@ -200,9 +203,7 @@ def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[s
     return codes
 
 
-def _split(item: object, what: str) -> list[str]:
-    if not isinstance(item, str):
-        raise TypeError(f"{what} must be strings, got {item!r} ({type(item).__name__})")
+def _split(item: str) -> list[str]:
     parts = [part for part in item.split(",") if part.strip()]
     return parts or [item]
 
