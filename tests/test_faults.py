@@ -340,23 +340,27 @@ def private_pg(
 def test_database_outage_mid_backtest_ends_in_success(
     private_pg: tuple[PrivatePostgres, dict[str, str]], tmp_path: Path, outage: int
 ) -> None:
-    """PostgreSQL stopped (fast shutdown: every connection cut) while the evaluate link loads
-    matches, started again ``outage`` seconds later: the default backoff (5, 15, 45 s) waits it
-    out and the job ends SUCCESS with one set of bets."""
+    """PostgreSQL stopped (fast shutdown: every connection cut) between the submit and the
+    chain's first database read, started again ``outage`` seconds later: the default backoff
+    (5, 15, 45 s) waits it out and the job ends SUCCESS with one set of bets.
+
+    The worker starts only once the server is down: the narrow data path reads a scope in
+    milliseconds, so an outage begun "while it loads" would most often miss it.
+    """
     server, env = private_pg
     env = {**env, **SLOW}
-    worker = Worker(env, tmp_path / "worker.log", concurrency=1)
-    try:
-        job_id = client(
-            env,
-            """
+    job_id = client(
+        env,
+        """
 run = fb.backtest(FILTER)
-assert wait_state(run.task_ids[1], ("PROGRESS",))
 print(json.dumps(run.job_id))
 """,
-        )
-        server.stop()
-        time.sleep(outage)
+    )
+    server.stop()
+    down = time.monotonic()
+    worker = Worker(env, tmp_path / "worker.log", concurrency=1)
+    try:
+        time.sleep(max(0.0, outage - (time.monotonic() - down)))
         server.start()
         jobs = client(env, WAIT_ALL.format(ids=[job_id], timeout=300))
     finally:
