@@ -27,6 +27,7 @@ from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
+from filterbets_nb.errors import UserError
 from filterbets_nb.filters import Filter, job_label
 from filterbets_nb.formatting import Summary, Table, summary_html
 from filterbets_nb.results import ResultViews
@@ -60,7 +61,7 @@ class BacktestCancelled(JobCancelled):
     """The job was revoked before it finished."""
 
 
-class SubmitError(RuntimeError):
+class SubmitError(UserError, RuntimeError):
     """The job could not be sent to the broker; its row is marked FAILURE with the reason."""
 
 
@@ -257,7 +258,7 @@ def _validate(
     return _Submission(parsed, scope, job_label(parsed, label), limit)
 
 
-class ScopeError(ValueError):
+class ScopeError(UserError, ValueError):
     """A backtest scope (leagues, seasons) that matches no stored match."""
 
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from filterbets_nb.errors import UserError
+
 #: Characters of one log record or stored error message; the rest is cut (see :func:`clip`).
 MAX_MESSAGE_CHARS = 2000
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
@@ -79,7 +81,7 @@ URL_SCHEMES: dict[str, tuple[str, ...]] = {
 MAX_URL_CHARS = 2000
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A malformed setting: one line naming the environment variable and what is wrong."""
 
 

@@ -89,6 +89,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from filterbets_nb import prices, schema
+from filterbets_nb.errors import UserError
 from filterbets_nb.features import FEATURE_DESCRIPTIONS
 
 __all__ = [
@@ -134,17 +135,12 @@ Value: TypeAlias = Scalar | tuple[Scalar, ...]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 
-class FilterError(ValueError):
+class FilterError(UserError, ValueError):
     """An invalid filter, or a filter that cannot be evaluated on a given frame.
 
     The message names the rule (``rule 2 (field 'home_odds')``) and the reason, so a notebook user
     or API client can fix the exact entry.
     """
-
-    def _render_traceback_(self) -> list[str]:
-        """What IPython shows for an uncaught FilterError: the one-line message, not a
-        traceback through the package's validation internals (the message says it all)."""
-        return [f"{type(self).__name__}: {self}"]
 
 
 def did_you_mean(name: object, choices: Iterable[str], listing: str) -> str:

@@ -37,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from filterbets_nb.errors import UserError
+
 from .db.limits import first_violation
 from .schema import LINE_COLUMNS, MATCH_COLUMNS, ODDS_COLUMNS, season_of
 
@@ -260,7 +262,7 @@ _SEASON_RE: Final = r"^(\d{4})(?:\s*[/\-]\s*(\d{4}|\d{2}))?$"
 _TIME_RE: Final = r"^(\d{1,2}):(\d{2})$"
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(UserError, ValueError):
     """A football-data file that cannot be imported; the whole file is rejected.
 
     ``line`` is the 1-based physical line in the file (the header is line 1) and ``column`` the
