@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from filterbets_nb import testing
-from tests.conftest import PG_ADMIN_URL, ROOT, SHARED_DATA, services_env
+from tests.conftest import PG_ADMIN_URL, ROOT, SHARED_DATA, free_port, services_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,10 +22,15 @@ def test_notebook_05_on_services(pg_url: str, redis_url: str, tmp_path: Path) ->
     name = "fbnb05_" + pg_url.rsplit("_", 1)[1]
     database = pg_url.rsplit("/", 1)[0] + "/" + name
     testing.pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
+    # The notebook starts with fb.fetch: serve ../shared/data as the site, as scripts/test does.
+    port = free_port()
+    site = subprocess.Popen(
+        [sys.executable, "-m", "tests.football_data_site", "--port", str(port)], cwd=ROOT
+    )
     try:
         # The run's own Redis index (no other test's worker is alive while this one runs).
         env = services_env(tmp_path / "data", database, redis_url)
-        env["FILTERBETS_CSV_DIR"] = str(SHARED_DATA)
+        env["FILTERBETS_FOOTBALL_DATA_URL"] = f"http://127.0.0.1:{port}/"
         proc = subprocess.run(
             [
                 sys.executable,
@@ -46,6 +51,8 @@ def test_notebook_05_on_services(pg_url: str, redis_url: str, tmp_path: Path) ->
             timeout=800,
         )
     finally:
+        site.terminate()
+        site.wait(10)
         testing.drop_database(PG_ADMIN_URL, name)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout

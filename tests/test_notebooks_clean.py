@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[1-4]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: What JupyterLab writes for the ipykernel kernel (its kernelspec's display name).
 KERNEL_DISPLAY_NAME = "Python 3 (ipykernel)"
