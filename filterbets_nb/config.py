@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: Least seconds between two PROGRESS updates of a task (and at least 1 % between them).
     progress_interval: float = Field(0.25, ge=0, le=3600)
+    #: Fault injection for the fault tests and ``scripts/chaos``: seconds the evaluate link waits
+    #: after loading its matches, so a job is reliably caught mid-run (0, the default, in use).
+    evaluate_delay: float = Field(0.0, ge=0, le=600)
     #: Matches read per database round trip by the evaluate link (progress is reported per page).
     fetch_page_size: int = Field(50_000, ge=1)
     #: Rows the engine evaluates between two progress callbacks.

@@ -269,7 +269,10 @@ def test_a_new_worker_leaves_a_running_job_alone(env: dict[str, str], tmp_path: 
     """The stranded-job check must not re-send a job another live worker is running."""
     if env["FILTERBETS_TEST_MODE"] != "embedded":
         pytest.skip("the check runs on the filesystem transport only")
-    slow = {**env, "FILTERBETS_FETCH_PAGE_SIZE": "10"}
+    # The first worker's evaluate link waits 15 s after loading, so the job is still running
+    # when the second worker's check looks (the narrow data path alone finishes in well under
+    # the second worker's start-up time).
+    slow = {**env, "FILTERBETS_EVALUATE_DELAY": "15"}
     first = Worker(slow, tmp_path / "first.log", concurrency=1)
     second = None
     try:
@@ -373,9 +376,10 @@ print(json.dumps({"job_id": run.job_id}))
 
 
 def test_soft_time_limit_fails_with_partial_progress(env: dict[str, str], tmp_path: Path) -> None:
-    # The engine in chunks of 5 matches: evaluating takes seconds instead of milliseconds, so
-    # the 0.3 s limit falls inside it (the narrow data path loads the scope far faster).
-    slow = Worker({**env, "FILTERBETS_ENGINE_CHUNK_SIZE": "5"}, tmp_path / "w.log", concurrency=1)
+    # The evaluate link waits 5 s after loading (fault injection), so the 0.3 s limit, which
+    # the pool checks about once a second, falls inside it: the narrow data path alone loads
+    # and evaluates this scope faster than that.
+    slow = Worker({**env, "FILTERBETS_EVALUATE_DELAY": "5"}, tmp_path / "w.log", concurrency=1)
     try:
         out = client(
             env,

@@ -199,6 +199,8 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
             return flt, matches
 
         flt, matches = task_db(load)
+        if settings.evaluate_delay:
+            time.sleep(settings.evaluate_delay)
         n = len(matches)
         recorder.description = "evaluating filter"
         result = run_backtest(
