@@ -20,6 +20,7 @@ matches, in which leagues and seasons, and which leagues' features are older tha
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -84,7 +85,14 @@ async def bump_versions(
     v = scope_versions_table
     dialect = (await session.connection()).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    first = [{"league_id": i, "version": 1, "features_version": int(features)} for i in ids]
+    # A league's first counter starts at a random value rather than 1: snapshot files outlive
+    # a database that is dropped and made again at the same URL, and its counters must not
+    # repeat the old ones (see :mod:`filterbets_nb.tasks.snapshot_files`).
+    start = secrets.randbits(52)
+    first = [
+        {"league_id": i, "version": start, "features_version": start if features else 0}
+        for i in ids
+    ]
     raised: dict[str, Any] = {"version": v.c.version + 1}
     if features:
         raised["features_version"] = v.c.version + 1

@@ -27,6 +27,7 @@ from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.match_cache import MatchSnapshots
 from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
+from filterbets_nb.tasks.snapshot_files import SnapshotFiles
 from filterbets_nb.teamstats import refresh_league
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,12 @@ def _match_snapshots() -> MatchSnapshots:
     if _snapshots is None:
         _snapshots = MatchSnapshots(get_settings().match_cache_mb * 2**20)
     return _snapshots
+
+
+def _snapshot_files() -> SnapshotFiles:
+    """The data dir's snapshot files, shared by every worker process (see :mod:`.snapshot_files`)."""
+    settings = get_settings()
+    return SnapshotFiles(settings.data_dir / "snapshots", settings.snapshot_files_mb * 2**20)
 
 
 def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> tuple[Any, ...]:
@@ -78,7 +85,8 @@ async def matches_with(
     progress: Callable[[int], object] | None = None,
 ) -> pd.DataFrame:
     """The scope's matches with ``columns`` (for a filter: :func:`needed_columns`), read from
-    the database only where this process's snapshot of the scope lacks them or is out of date.
+    the database only where neither this process's snapshot of the scope nor the data dir's
+    snapshot files hold them at the current version.
 
     The returned frame may hold more columns than asked for (those earlier jobs read).
     Data written between the version read and the load is simply newer: the next job reads a
@@ -94,6 +102,20 @@ async def matches_with(
     if held is not None and not missing:
         logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
+    files = _snapshot_files()
+    stored = files.read(key, version, ["kickoff", *missing])
+    if stored is not None and len(stored.columns) > 1:
+        started = time.perf_counter()
+        held = snapshots.add(key, version, stored)
+        missing = [c for c in needed if c not in held.columns]
+        logger.info(
+            "%d matches: mapped %d columns from the snapshot files in %.2f s",
+            len(held),
+            len(stored.columns),
+            time.perf_counter() - started,
+        )
+        if not missing:
+            return held
     state = await _scope_state(session, leagues, seasons)
     for attempt in range(2):
         started = time.perf_counter()
@@ -114,6 +136,7 @@ async def matches_with(
             time.perf_counter() - started,
         )
         matches = snapshots.add(key, state.version, fresh)
+        files.write(key, state.version, fresh)
         if attempt or set(needed) <= set(matches.columns):
             break
         # Matches were added while the columns were read: the held ones no longer line up.
