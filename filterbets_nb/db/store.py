@@ -21,12 +21,14 @@ from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from filterbets_nb.db import copy_binary
 from filterbets_nb.db.limits import first_violation
 from filterbets_nb.db.match_columns import bump_versions
 from filterbets_nb.db.models import (
     ENDED_STATES,
     BacktestBet,
     BacktestJob,
+    Base,
     League,
     Match,
     Team,
@@ -122,11 +124,19 @@ async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) ->
 
     COPY is an order of magnitude faster than multi-row INSERTs for the tens of thousands of
     bets a broad filter produces, and on a small machine that time is taken from the database
-    server the other workers share.
+    server the other workers share. Frames :mod:`.copy_binary` can encode go as binary COPY
+    built with numpy; others (JSON, dates) as Python tuples the driver encodes.
     """
     driver = await _asyncpg_connection(session)
     if driver is None:
         return False
+    types = {column.name: column.type for column in Base.metadata.tables[table].columns}
+    data = copy_binary.encode(frame, types)
+    if data is not None:
+        await driver.copy_to_table(
+            table, source=io.BytesIO(data), columns=list(frame.columns), format="binary"
+        )
+        return True
     values = [_column_values(frame[c]) for c in frame.columns]
     await driver.copy_records_to_table(
         table, columns=list(frame.columns), records=list(zip(*values, strict=True))

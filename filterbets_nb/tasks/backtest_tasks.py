@@ -55,7 +55,7 @@ def _match_snapshots() -> MatchSnapshots:
 
 
 def _snapshot_files() -> SnapshotFiles:
-    """The data dir's snapshot files, shared by every worker process (see :mod:`.snapshot_files`)."""
+    """The data dir's snapshot files, shared by all worker processes (:mod:`.snapshot_files`)."""
     settings = get_settings()
     return SnapshotFiles(settings.data_dir / "snapshots", settings.snapshot_files_mb * 2**20)
 

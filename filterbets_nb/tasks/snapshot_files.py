@@ -40,9 +40,10 @@ def _write(path: Path, array: pa.Array) -> bool:
     """Write ``array`` as a one-column Arrow IPC file at ``path``; False if one is there."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(
-            sink, pa.schema([("v", array.type)])
-        ) as writer:
+        with (
+            pa.OSFile(str(tmp), "wb") as sink,
+            pa.ipc.new_file(sink, pa.schema([("v", array.type)])) as writer,
+        ):
             writer.write_batch(pa.record_batch([array], names=["v"]))
         try:
             os.link(tmp, path)  # fails if another process wrote it first

@@ -32,7 +32,9 @@ def upgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_backtest_bets_job_id_backtest_jobs"), type_="foreignkey"
         )
-        batch_op.drop_constraint(batch_op.f("fk_backtest_bets_match_id_matches"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_backtest_bets_match_id_matches"), type_="foreignkey"
+        )
         batch_op.drop_constraint(batch_op.f("uq_backtest_bets_job_id"), type_="unique")
         batch_op.drop_constraint(batch_op.f("pk_backtest_bets"), type_="primary")
         batch_op.drop_column("id")
