@@ -471,6 +471,15 @@ async def count_matches(
     return int((await session.execute(select(func.count()).select_from(inner))).scalar_one())
 
 
+async def has_matches(
+    session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> bool:
+    """Whether the scope holds a played match: stops at the first one, where counting them
+    reads every match of the scope (a second of a warm million-match backtest's two)."""
+    first = _matches_select(leagues, seasons, features=False).order_by(None).limit(1)
+    return (await session.execute(first)).first() is not None
+
+
 async def matches_version(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> tuple[Any, ...]:
