@@ -1,5 +1,6 @@
-"""Bets written through the numpy-built binary COPY read back exactly as those the driver
-encodes from Python values (NULL prices, NULL and non-ASCII texts, timestamps), on PostgreSQL."""
+"""The bulk paths bets are written by read back exactly as the generic ones: the numpy-built
+binary COPY (PostgreSQL) as the driver's own encoding, one executemany of tuples (SQLite) as
+SQLAlchemy's insert; NULL prices, NULL and non-ASCII texts, timestamps before 2000."""
 
 from __future__ import annotations
 
@@ -89,3 +90,43 @@ def test_kinds_it_does_not_encode_are_left_to_the_driver() -> None:
     assert copy_binary.encode(texts, TYPES) is None  # too many distinct texts
     floats_as_ints = pd.DataFrame({"seq": [1.0, np.nan]})
     assert copy_binary.encode(floats_as_ints, TYPES) is None
+
+
+def test_sqlite_executemany_stores_what_sqlalchemy_stores(
+    settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the bets go as one executemany of plain tuples: stored text, read back frame
+    and all, the same as SQLAlchemy's insert writes."""
+    import sqlite3
+
+    upgrade(get_settings().database)
+    load_demo(n_matches=600, seed=1)
+    ids = run_async(lambda s: store.load_matches(s))["match_id"].to_numpy()[:500]
+    bets = bets_frame(ids)
+    fallback = store._sqlite_executemany
+
+    def stored(fast: bool) -> tuple[pd.DataFrame, list[Any]]:
+        job_id = str(uuid.uuid4())
+
+        async def off(*args: Any) -> bool:
+            return False
+
+        monkeypatch.setattr(store, "_sqlite_executemany", fallback if fast else off)
+
+        async def write(session: Any) -> None:
+            session.add(BacktestJob(id=job_id, filter={}, scope={}, status="PENDING"))
+            await session.flush()
+            await store.replace_bets(session, job_id, bets)
+
+        run_async(write)
+        with sqlite3.connect(settings_env / "filterbets.db") as conn:
+            raw = conn.execute(
+                "SELECT kickoff, won, closing_odds, outcome FROM backtest_bets "
+                "WHERE job_id = ? ORDER BY seq",
+                (job_id,),
+            ).fetchall()
+        return run_async(lambda s: store.load_bets(s, job_id)), raw
+
+    (fast, fast_raw), (slow, slow_raw) = stored(True), stored(False)
+    assert len(fast) == len(bets) and fast_raw == slow_raw
+    pd.testing.assert_frame_equal(fast, slow)

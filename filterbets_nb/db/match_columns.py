@@ -20,6 +20,7 @@ matches, in which leagues and seasons, and which leagues' features are older tha
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ LOADABLE: Final[tuple[str, ...]] = (*_INTS, "kickoff", *_CODED, *_FLOATS)
 #: Rows turned into arrays at a time unless told otherwise: bounds the raw rows held at once.
 _PAGE_ROWS: Final = 50_000
 _PG_SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00"
+#: SQLite's -inf (it reads 9e999 as infinity): stands for NULL in what SQLite sends.
+_SQLITE_NULL: Final = "-9e999"
 #: PostgreSQL's binary timestamps count microseconds from 2000-01-01.
 _PG_EPOCH_US: Final = np.datetime64("2000-01-01T00:00:00", "us")
 _UNIX_EPOCH_US: Final = np.datetime64("1970-01-01T00:00:00", "us")
@@ -182,9 +185,11 @@ async def scope_state(
 def _expressions(
     columns: Sequence[str], state: ScopeState, postgres: bool
 ) -> list[ColumnElement[Any]]:
-    """One SQL expression per column giving 8 bytes per row (NULL as NaN on PostgreSQL)."""
+    """One SQL expression per column giving 8 bytes per row, never NULL: a NULL price or
+    feature comes as NaN on PostgreSQL and as -inf on SQLite (which has no NaN; the reader
+    turns it into NaN), so every row is a run of numbers numpy converts in one call."""
     t, f = matches_table, match_features_table
-    nan: ColumnElement[Any] | None = literal_column("'NaN'::float8") if postgres else None
+    nan: ColumnElement[Any] = literal_column("'NaN'::float8" if postgres else _SQLITE_NULL)
     out: list[ColumnElement[Any]] = []
     for name in columns:
         expr: ColumnElement[Any]
@@ -207,9 +212,7 @@ def _expressions(
             expr = cast(case(codes, value=t.c.season, else_=-1), BigInteger)
         else:
             source = f.c[name] if name in FEATURE_COLUMNS else t.c[name]
-            expr = cast(source, Float)
-            if nan is not None:
-                expr = func.coalesce(expr, nan)
+            expr = func.coalesce(cast(source, Float), nan)
         out.append(expr.label(name))
     return out
 
@@ -377,7 +380,8 @@ async def _select_floats(
     page: int,
     progress: Callable[[int], object] | None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """``stmt``'s rows as float64 arrays (None becomes NaN), ``page`` rows per query.
+    """``stmt``'s rows as float64 arrays (-inf, SQLite's NULL here, becomes NaN), ``page``
+    rows per query.
 
     Each page is one range of the primary key (``WHERE id > last ORDER BY id LIMIT page``), so
     no query holds the database longer than a page and memory holds one page of Python rows.
@@ -388,16 +392,23 @@ async def _select_floats(
     last: int | None = None
     loaded = 0
     ids = columns.index("match_id")
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
     while True:
         page_stmt = stmt.order_by(t.c.id).limit(page)
         if last is not None:
             page_stmt = page_stmt.where(t.c.id > last)
-        rows = (await connection.execute(page_stmt)).all()
-        # Column tuples, not Row objects: numpy would probe each Row for array attributes, a
-        # failed key lookup (and exception) per row that costs ten times the conversion.
-        block = np.empty((len(rows), len(columns)))
-        for i, values in enumerate(zip(*rows, strict=True)):
-            block[:, i] = np.array(values, dtype=np.float64)
+        compiled = page_stmt.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        args = [compiled.params[name] for name in compiled.positiontup or ()]
+        # The driver's plain tuples, flattened straight into one float array: no Row objects,
+        # no per-column lists (each cost more than the query).
+        rows = await driver.execute_fetchall(str(compiled), args)
+        flat = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * len(columns)
+        )
+        block = flat.reshape(len(rows), len(columns))
         blocks.append(block)
         loaded += len(rows)
         if progress is not None:
@@ -406,4 +417,11 @@ async def _select_floats(
             break
         last = int(block[-1, ids])
     array = np.concatenate(blocks)
-    return {name: array[:, i] for i, name in enumerate(columns)}
+    floats = set(_FLOATS)
+    out: dict[str, npt.NDArray[Any]] = {}
+    for i, name in enumerate(columns):
+        values = array[:, i]  # a view: the caller's reordering copies it anyway
+        if name in floats:
+            values[values == -np.inf] = np.nan
+        out[name] = values
+    return out

@@ -144,6 +144,32 @@ async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) ->
     return True
 
 
+async def _sqlite_executemany(session: AsyncSession, table: str, frame: pd.DataFrame) -> bool:
+    """Insert ``frame`` into ``table`` with one ``executemany`` of plain tuples on SQLite, in
+    the values SQLAlchemy would store (timestamps as its text, booleans as 0/1); False (nothing
+    written) elsewhere. SQLAlchemy's own insert of dicts costs a second per ~50,000 bets."""
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    values: list[list[Any]] = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind == "M":
+            stamps = column.to_numpy(dtype="datetime64[us]")
+            text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ")
+            values.append([None if t == "NaT" else t for t in text.tolist()])
+        elif column.dtype.kind == "b":
+            values.append(column.astype(np.int64).tolist())
+        else:
+            values.append(_column_values(column))
+    names = ", ".join(str(c) for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    rows = list(zip(*values, strict=True))
+    if rows:
+        await connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+    return True
+
+
 async def _ids_for(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(codes))
     rows = (
@@ -718,6 +744,8 @@ async def replace_bets(session: AsyncSession, job_id: str, bets: pd.DataFrame) -
     rows.insert(0, "job_id", job_id)
     rows["won"] = rows["won"].astype(bool)
     if await _copy_frame(session, BacktestBet.__tablename__, rows):
+        return len(rows)
+    if await _sqlite_executemany(session, BacktestBet.__tablename__, rows):
         return len(rows)
     records = _records(rows)
     for start in range(0, len(records), _BATCH):
