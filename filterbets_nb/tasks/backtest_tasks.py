@@ -103,9 +103,9 @@ async def matches_with(
         logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
     files = _snapshot_files()
+    started = time.perf_counter()
     stored = files.read(key, version, ["kickoff", *missing])
     if stored is not None and len(stored.columns) > 1:
-        started = time.perf_counter()
         held = snapshots.add(key, version, stored)
         missing = [c for c in needed if c not in held.columns]
         logger.info(
