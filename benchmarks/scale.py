@@ -140,8 +140,10 @@ def load_seconds(log: str) -> list[tuple[int, float]]:
 
 def prepare(env: dict[str, str], size: int, reused: bool) -> None:
     Path(env["FILTERBETS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    # A cold job finds no snapshot files of an earlier run.
+    # A cold job finds no snapshot files of an earlier run, nor its worker logs.
     shutil.rmtree(Path(env["FILTERBETS_DATA_DIR"]) / "snapshots", ignore_errors=True)
+    for log in Path(env["FILTERBETS_DATA_DIR"]).glob("worker-scale-*.log"):
+        log.unlink()
     if reused:
         return
     t0 = time.perf_counter()
