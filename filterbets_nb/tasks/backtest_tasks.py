@@ -222,9 +222,12 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
             return flt, matches
 
         flt, matches = task_db(load)
+        # Loaded: said even when no page was read (a snapshot served it), so a job is seen in
+        # PROGRESS as soon as its matches are at hand.
+        n = len(matches)
+        recorder.set(n, max(expected, n), fraction=0.5, force=True)
         if settings.evaluate_delay:
             time.sleep(settings.evaluate_delay)
-        n = len(matches)
         recorder.description = "evaluating filter"
         result = run_backtest(
             matches,
