@@ -10,18 +10,20 @@ between processes. Arrow rather than Parquet because the files are read whole an
 Arrow's layout is numpy's, so a float column is mapped as is with no decoding.
 
 Layout: ``<root>/<scope>/<version>/<column>.arrow``, ``scope`` a digest of the database URL,
-leagues and seasons, ``version`` the scope's :func:`~filterbets_nb.db.match_columns.scope_version`
-(which changes with every write to its matches or features); other versions of a scope are
-deleted when seen. ``match_id.arrow`` is written first and only once per version: a column
-whose rows are not those (matches written between the version read and the load) is not
-written, so every file of one version lists the same matches in the same order. Files are
-written under a temporary name and renamed, so a reader never sees half a file.
+leagues and seasons, ``version`` the scope's
+:func:`~filterbets_nb.db.match_columns.scope_version` (which changes with every write to its
+matches or features); other versions of a scope are deleted by the next process that reads the
+database for it. ``match_id.arrow`` is written first and only once per version: a column whose
+rows are not those (matches written between the version read and the load) is not written, so
+every file of one version lists the same matches in the same order. Files are written under a
+temporary name and renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import uuid
@@ -31,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+logger = logging.getLogger(__name__)
 
 _ID = "match_id"
 _SUFFIX = ".arrow"
@@ -96,7 +100,8 @@ class SnapshotFiles:
         return self.root / digest / version[:32]
 
     def _current(self, scope: Hashable, version: str) -> Path:
-        """The version's directory (not created); other versions of the scope are deleted."""
+        """The version's directory (not created), other versions of the scope deleted: called
+        by a writer, which has just read the database (a reader may hold an older version)."""
         here = self._dir(scope, version)
         if here.parent.is_dir():
             for other in here.parent.iterdir():
@@ -106,10 +111,21 @@ class SnapshotFiles:
 
     def read(self, scope: Hashable, version: str, columns: Sequence[str]) -> pd.DataFrame | None:
         """``match_id`` and those of ``columns`` stored for ``scope`` at ``version``, or None
-        when nothing is stored for that version."""
+        when nothing is stored for that version. Files that cannot be read (a disk error, a
+        damaged file) count as absent, and the version's files are dropped: they are a cache."""
         if not self.max_bytes:
             return None
-        here = self._current(scope, version)
+        try:
+            return self._read_columns(scope, version, columns)
+        except (OSError, pa.ArrowException) as exc:
+            logger.warning("snapshot files of a scope unreadable, read again: %s", exc)
+            shutil.rmtree(self._dir(scope, version), ignore_errors=True)
+            return None
+
+    def _read_columns(
+        self, scope: Hashable, version: str, columns: Sequence[str]
+    ) -> pd.DataFrame | None:
+        here = self._dir(scope, version)
         try:
             ids = _read(here / f"{_ID}{_SUFFIX}")
         except (FileNotFoundError, NotADirectoryError):
@@ -130,9 +146,16 @@ class SnapshotFiles:
 
     def write(self, scope: Hashable, version: str, frame: pd.DataFrame) -> None:
         """Store the columns of ``frame`` (read at ``version``, with ``match_id``) that are not
-        stored yet, if its matches are the ones stored for that version (or none are)."""
+        stored yet, if its matches are the ones stored for that version (or none are). A
+        failure (a full disk) is logged and leaves the job alone: the files are a cache."""
         if not self.max_bytes or _ID not in frame.columns:
             return
+        try:
+            self._write_columns(scope, version, frame)
+        except (OSError, pa.ArrowException) as exc:
+            logger.warning("snapshot files of a scope not written: %s", exc)
+
+    def _write_columns(self, scope: Hashable, version: str, frame: pd.DataFrame) -> None:
         here = self._current(scope, version)
         here.mkdir(parents=True, exist_ok=True)
         ids = frame[_ID].to_numpy()
