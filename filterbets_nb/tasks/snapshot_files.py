@@ -5,7 +5,7 @@ second process of a prefork pool or a sweep's second worker read the same millio
 database again. Here the columns a process read are also written under the data dir, one
 uncompressed Arrow IPC file per column, and any process of any worker using that data dir maps
 them instead of reading the database: reading a mapped column costs a page-cache copy at most
-(measured 1M rows x 12 columns: see README, "The data path at scale"), and the pages are shared
+(1M rows x 16 columns in 0.07 s: see README, "The data path at scale"), and the pages are shared
 between processes. Arrow rather than Parquet because the files are read whole and often, and
 Arrow's layout is numpy's, so a float column is mapped as is with no decoding.
 
@@ -16,7 +16,7 @@ matches or features); other versions of a scope are deleted by the next process 
 database for it. ``match_id.arrow`` is written first and only once per version: a column whose
 rows are not those (matches written between the version read and the load) is not written, so
 every file of one version lists the same matches in the same order. Files are written under a
-temporary name and renamed, so a reader never sees half a file.
+temporary name and linked into place, so a reader never sees half a file.
 """
 
 from __future__ import annotations
