@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from filterbets_nb.db.match_columns import ScopeState
 from filterbets_nb.tasks.match_cache import MatchSnapshots
 from filterbets_nb.tasks.snapshot_files import SnapshotFiles
 
@@ -133,3 +134,20 @@ def test_snapshot_files_stay_within_their_budget(tmp_path: Path) -> None:
     assert small.read("a", "v", ["avg_home"]) is None  # least recently used, deleted
     assert small.read("b", "v", ["avg_home"]) is not None
     assert SnapshotFiles(tmp_path, max_bytes=0).read("b", "v", ["avg_home"]) is None
+
+
+def test_scope_counts_are_kept_beside_the_columns(tmp_path: Path) -> None:
+    files = SnapshotFiles(tmp_path, max_bytes=10**8)
+    state = ScopeState(
+        matches=50,
+        leagues={3: "E0", 7: "SP1"},
+        seasons=("2020-21", "2021-22"),
+        missing_features=("SP1",),
+        version="v1",
+    )
+    assert files.read_state("scope", "v1") is None
+    files.write_state("scope", state)
+    assert files.read_state("scope", "v1") == state
+    assert files.read_state("scope", "v2") is None
+    files.write("scope", "v2", columns_frame())  # a newer reading drops the older counts
+    assert files.read_state("scope", "v1") is None

@@ -67,12 +67,16 @@ def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> 
 async def _scope_state(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> match_columns.ScopeState:
-    """The scope's counts, read again only when its version moved since this process read them."""
+    """The scope's counts, counted again only when its version moved since this process or the
+    data dir's snapshot files hold them."""
     version = await match_columns.scope_version(session, leagues, seasons)
     key = _scope_key(leagues, seasons)
     state = _match_snapshots().state(key, version)
     if state is None:
-        state = await match_columns.scope_state(session, leagues, seasons)
+        state = _snapshot_files().read_state(key, version)
+        if state is None:
+            state = await match_columns.scope_state(session, leagues, seasons)
+            _snapshot_files().write_state(key, state)
         _match_snapshots().keep_state(key, state)
     return state
 

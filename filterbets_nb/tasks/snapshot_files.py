@@ -16,13 +16,16 @@ matches or features); other versions of a scope are deleted by the next process 
 database for it. ``match_id.arrow`` is written first and only once per version: a column whose
 rows are not those (matches written between the version read and the load) is not written, so
 every file of one version lists the same matches in the same order. Files are written under a
-temporary name and linked into place, so a reader never sees half a file.
+temporary name and linked into place, so a reader never sees half a file. The scope's counts
+(:class:`~filterbets_nb.db.match_columns.ScopeState`) are kept beside them as ``state.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -34,10 +37,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from filterbets_nb.db.match_columns import ScopeState
+
 logger = logging.getLogger(__name__)
 
 _ID = "match_id"
 _SUFFIX = ".arrow"
+_STATE = "state.json"
 
 
 def _write(path: Path, array: pa.Array) -> bool:
@@ -168,6 +174,36 @@ class SnapshotFiles:
             if name != _ID and not path.exists():
                 _write(path, _to_arrow(frame[name]))
         self._trim(keep=here.parent)
+
+    def read_state(self, scope: Hashable, version: str) -> ScopeState | None:
+        """The scope's counts stored at ``version`` (a fresh process skips counting them)."""
+        if not self.max_bytes:
+            return None
+        try:
+            data = json.loads((self._dir(scope, version) / _STATE).read_text())
+            state = ScopeState(
+                matches=int(data["matches"]),
+                leagues={int(k): str(v) for k, v in data["leagues"].items()},
+                seasons=tuple(data["seasons"]),
+                missing_features=tuple(data["missing_features"]),
+                version=str(data["version"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return state if state.version == version else None
+
+    def write_state(self, scope: Hashable, state: ScopeState) -> None:
+        """Store ``state`` beside its version's columns; a failure is only logged."""
+        if not self.max_bytes:
+            return
+        try:
+            here = self._current(scope, state.version)
+            here.mkdir(parents=True, exist_ok=True)
+            tmp = here / f".{_STATE}.{uuid.uuid4().hex}"
+            tmp.write_text(json.dumps(dataclasses.asdict(state)))
+            os.replace(tmp, here / _STATE)
+        except OSError as exc:
+            logger.warning("snapshot state of a scope not written: %s", exc)
 
     def _trim(self, keep: Path) -> None:
         """Delete least recently used scopes (other than ``keep``) while over the budget."""
