@@ -12,6 +12,8 @@ Run ``python benchmarks/scale.py`` (Redis and PostgreSQL on loopback). For each 
 * the worker pool process's peak RSS over all four jobs;
 * the cold job and the load alone against a raw read of the same columns in this process: a
   binary ``COPY`` through asyncpg (PostgreSQL) or a ``SELECT`` through sqlite3 (SQLite);
+* a second, freshly started worker on the same data dir: its first job maps the snapshot files
+  the first worker wrote (rows/s mapped), then runs warm;
 
 and then the 1 -> 2 worker-process sweep ratio of ``benchmarks/tasks.py`` (20 filters over 50k
 matches). Targets (issue 10): warm 1M on PostgreSQL < 2 s, cold within 3x the raw COPY, worker
@@ -29,6 +31,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -71,21 +74,31 @@ WIDER: dict[str, Any] = {
     "price": "avg",
 }
 _LOADED = re.compile(r"(\d+) matches: read \d+ columns .* in ([0-9.]+) s")
+_MAPPED = re.compile(r"(\d+) matches: mapped \d+ columns from the snapshot files in ([0-9.]+) s")
 WARM_TARGET_S = 2.0
 COLD_TARGET = 3.0
 RSS_TARGET_MB = 1024.0
 RATE_TARGET = 1_000_000.0
 
 
-def raw_columns_sql(features: bool = True) -> str:
-    """The columns FILTER reads, as a plain query of the tables (what a raw read would do)."""
-    columns = "t.id, t.league_id, t.season, t.kickoff, t.home_team_id, t.away_team_id, "
-    columns += "t.fthg, t.ftag, t.avg_home, t.avg_close_home"
-    if not features:
-        return f"SELECT {columns} FROM matches t"
+def raw_columns_sql() -> str:
+    """The columns FILTER reads (identity, result, its rules, its price and the closing prices
+    its CLV needs), as a plain query of the tables: what a raw read of them would do."""
+    from filterbets_nb.db.match_columns import LOADABLE
+    from filterbets_nb.engine import needed_columns
+    from filterbets_nb.filters import Filter
+    from filterbets_nb.schema import FEATURE_COLUMNS
+
+    renamed = {"match_id": "id", "league": "league_id"}
+    renamed.update(home_team="home_team_id", away_team="away_team_id")
+    columns = []
+    for name in dict.fromkeys(["match_id", "kickoff", *needed_columns(Filter.from_dict(FILTER))]):
+        if name in LOADABLE:
+            table = "f" if name in FEATURE_COLUMNS else "t"
+            columns.append(f"{table}.{renamed.get(name, name)}")
     return (
-        f"SELECT {columns}, f.home_form_pts_5 FROM matches t "
-        "LEFT JOIN match_features f ON f.match_id = t.id"
+        f"SELECT {', '.join(columns)} FROM matches t "
+        "LEFT JOIN match_features f ON f.match_id = t.id WHERE t.fthg IS NOT NULL"
     )
 
 
@@ -127,6 +140,10 @@ def load_seconds(log: str) -> list[tuple[int, float]]:
 
 def prepare(env: dict[str, str], size: int, reused: bool) -> None:
     Path(env["FILTERBETS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    # A cold job finds no snapshot files of an earlier run, nor its worker logs.
+    shutil.rmtree(Path(env["FILTERBETS_DATA_DIR"]) / "snapshots", ignore_errors=True)
+    for log in Path(env["FILTERBETS_DATA_DIR"]).glob("worker-scale-*.log"):
+        log.unlink()
     if reused:
         return
     t0 = time.perf_counter()
@@ -145,12 +162,20 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         )
         rss = run.pool_peak_rss_mb()
         loads = load_seconds(run.read_text())
+    # A second, fresh worker on the same data dir: it maps the first one's snapshot files.
+    with bench.worker(env, f"scale-{mode}-{size}-fresh", concurrency=1) as run:
+        fresh = bench.run_client(env, CHAIN_CLIENT, json.dumps([FILTER, FILTER]), timeout=3600)
+        fresh_rss = run.pool_peak_rss_mb()
+        maps = _MAPPED.findall(run.read_text())
     raws = [raw() for _ in range(3)]
     raw_s = statistics.median(raws)
     cold, warm, wider_cold, wider_warm = (job["seconds"] for job in jobs)
     assert jobs[0]["bets"] == jobs[1]["bets"] and jobs[2]["bets"] == jobs[3]["bets"], jobs
     rows, first_load = loads[0] if loads else (0, float("nan"))
     rate = rows / first_load if first_load else float("nan")
+    mapped_rows, mapped_s = (int(maps[0][0]), float(maps[0][1])) if maps else (0, float("nan"))
+    map_rate = mapped_rows / mapped_s if mapped_s else float("inf")
+    rss = max(rss, fresh_rss)
     raw_name = "raw COPY" if mode == "postgresql" else "raw SELECT"
     print(
         f"  {mode:10s} {size:>9,} matches: cold {cold:6.2f} s, warm {warm:5.2f} s "
@@ -159,12 +184,28 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         flush=True,
     )
     print(
+        f"  {mode:10s} {size:>9,} matches: a fresh worker on the same data dir: first job "
+        f"{fresh[0]['seconds']:5.2f} s, then {fresh[1]['seconds']:5.2f} s; mapped "
+        f"{mapped_rows:,} rows from the snapshot files in {mapped_s:.3f} s "
+        f"({map_rate:,.0f} rows/s)",
+        flush=True,
+    )
+    print(
         f"  {mode:10s} {size:>9,} matches: {raw_name} of the same columns {raw_s:.2f} s "
         f"(median of 3): cold chain / raw {cold / raw_s:.2f}x, load alone / raw "
         f"{first_load / raw_s:.2f}x",
         flush=True,
     )
-    return {"cold": cold, "warm": warm, "rss": rss, "rate": rate, "raw": raw_s}
+    assert fresh[0]["bets"] == jobs[0]["bets"], (fresh, jobs)
+    return {
+        "cold": cold,
+        "warm": warm,
+        "rss": rss,
+        "rate": rate,
+        "raw": raw_s,
+        "fresh": fresh[0]["seconds"],
+        "map_rate": map_rate,
+    }
 
 
 def parse_reuse(values: list[str] | None) -> dict[int, str]:
@@ -238,7 +279,10 @@ def summarise(results: dict[tuple[str, int], dict[str, float]]) -> None:
                 f"{bench.verdict(r['warm'] < WARM_TARGET_S)}; cold {r['cold'] / r['raw']:.2f}x "
                 f"raw COPY <= {COLD_TARGET}x: {bench.verdict(r['cold'] <= COLD_TARGET * r['raw'])};"
                 f" RSS {r['rss']:.0f} MB < 1 GB: {bench.verdict(r['rss'] < RSS_TARGET_MB)}; "
-                f"load {r['rate']:,.0f} rows/s >= 1M: {bench.verdict(r['rate'] >= RATE_TARGET)}",
+                f"load {r['rate']:,.0f} rows/s from the database, {r['map_rate']:,.0f} rows/s "
+                f"from the snapshot files >= 1M: {bench.verdict(r['rate'] >= RATE_TARGET)} / "
+                f"{bench.verdict(r['map_rate'] >= RATE_TARGET)}; a fresh worker's first job "
+                f"{r['fresh']:.2f} s",
                 flush=True,
             )
         pg = results.get(("postgresql", size))

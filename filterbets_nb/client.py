@@ -274,15 +274,14 @@ def describe_stored(stored: pd.DataFrame) -> str:
     return "stored: " + "; ".join(parts)
 
 
-def check_scope(scope: Mapping[str, Sequence[str]]) -> int:
-    """The number of stored matches in ``scope``; :class:`ScopeError` listing what is stored
-    when there are none, so a typo fails here instead of in a worker seconds later."""
+def check_scope(scope: Mapping[str, Sequence[str]]) -> None:
+    """:class:`ScopeError` listing what is stored when ``scope`` holds no stored match, so a
+    typo fails here instead of in a worker seconds later."""
     ensure_schema()
     leagues = list(scope.get("leagues") or []) or None
     seasons = list(scope.get("seasons") or []) or None
-    count = run_shared(lambda s: store.count_matches(s, leagues, seasons))
-    if count:
-        return count
+    if run_shared(lambda s: store.has_matches(s, leagues, seasons)):
+        return
     stored = run_shared(store.stored_scope)
     asked = (
         ", ".join(f"{name} {','.join(values)}" for name, values in scope.items() if values)

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     #: Megabytes of loaded matches each worker process keeps for the next job over the same
     #: leagues, seasons and unchanged data (a filter sweep loads them once); 0 turns it off.
     match_cache_mb: int = Field(512, ge=0)
+    #: Megabytes of those columns kept as files under ``data_dir/snapshots``, shared by every
+    #: worker process using the data dir (a fresh worker maps them instead of reading the
+    #: database); 0 turns them off.
+    snapshot_files_mb: int = Field(4096, ge=0)
     #: Seconds a Redis message may stay unacknowledged before it is given to another worker. It
     #: must exceed the longest task (the hard time limit is 3600 s), or running tasks would be
     #: delivered twice; a worker killed outright has its task redelivered after this long.

@@ -150,6 +150,75 @@ def test_snapshot_is_reused_until_an_import_a_price_change_or_a_feature_refresh(
     assert matches() is refreshed
 
 
+#: A fresh process (a new worker, a second pool process): the scope's columns as it gets them,
+#: and how many times it read the database for them.
+SNAPSHOT_CHILD = r"""
+import json, sys
+import pandas as pd
+from filterbets_nb.db import match_columns
+from filterbets_nb.db.session import run_async
+from filterbets_nb.engine import needed_columns
+from filterbets_nb.filters import Filter
+from filterbets_nb.tasks import backtest_tasks
+
+reads = []
+load = match_columns.load_columns
+
+async def counting(*args, **kwargs):
+    reads.append(1)
+    return await load(*args, **kwargs)
+
+match_columns.load_columns = counting
+flt, scope = Filter.from_dict(json.loads(sys.argv[1])), json.loads(sys.argv[2])
+frame = run_async(lambda s: backtest_tasks.matches_with(s, needed_columns(flt), scope))
+columns = sorted(needed_columns(flt))
+digest = int(pd.util.hash_pandas_object(frame[columns], index=False).sum())
+print(json.dumps({"reads": len(reads), "rows": len(frame), "digest": digest,
+                  "avg_home": frame["avg_home"].tolist()}))
+"""
+
+
+def test_snapshot_files_are_shared_by_processes_and_dropped_by_a_write(
+    database: str, settings_env: Path
+) -> None:
+    """A second process maps the columns the first one read (the database is not read again),
+    gets exactly what a read gives, and a price change makes the next process read again."""
+    import json
+    import os
+
+    from filterbets_nb.testing import run_python
+
+    flt = (F.home_odds.between(1.6, 2.4) & (F.home_form_pts_5 >= 6)).bet("home")
+    scope = {"leagues": ["SYN1"], "seasons": None}
+    env = {**os.environ, "FILTERBETS_DATABASE_URL": database}
+
+    def child() -> dict[str, Any]:
+        out: dict[str, Any] = run_python(
+            SNAPSHOT_CHILD, env, json.dumps(flt.to_dict()), json.dumps(scope)
+        )
+        return out
+
+    first, second = child(), child()
+    assert (first["reads"], second["reads"]) == (1, 0)
+    assert second["digest"] == first["digest"] and second["rows"] == first["rows"] > 0
+    assert list((settings_env / "snapshots").rglob("home_form_pts_5.arrow"))
+
+    # A changed price (re-imported): the files of the old version are not used, and go.
+    demo = generate_matches(n_matches=1200, seed=4).drop(columns="match_id")
+    row = demo[demo["league"] == "SYN1"].iloc[[3]].assign(avg_home=9.5)
+    assert run_async(lambda s: store.upsert_matches(s, row, "repriced")).updated == 1
+    third, fourth = child(), child()
+    assert (third["reads"], fourth["reads"]) == (1, 0)
+    assert third["avg_home"].count(9.5) == 1 and fourth["digest"] == third["digest"]
+    assert third["digest"] != first["digest"]
+    versions = {p.parent for p in (settings_env / "snapshots").rglob("match_id.arrow")}
+    assert len(versions) == 1
+
+    # Turned off: every process reads the database.
+    env["FILTERBETS_SNAPSHOT_FILES_MB"] = "0"
+    assert child()["reads"] == 1
+
+
 def test_stored_fixtures_are_never_loaded_nor_bet(database: str, tmp_path: Path) -> None:
     """A file's rows without a result are stored for the scanner, but the narrow path, which
     takes the goal columns as never NULL, leaves them out of every scope."""

@@ -20,6 +20,8 @@ matches, in which leagues and seasons, and which leagues' features are older tha
 from __future__ import annotations
 
 import hashlib
+import itertools
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -50,6 +52,8 @@ LOADABLE: Final[tuple[str, ...]] = (*_INTS, "kickoff", *_CODED, *_FLOATS)
 #: Rows turned into arrays at a time unless told otherwise: bounds the raw rows held at once.
 _PAGE_ROWS: Final = 50_000
 _PG_SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00"
+#: SQLite's -inf (it reads 9e999 as infinity): stands for NULL in what SQLite sends.
+_SQLITE_NULL: Final = "-9e999"
 #: PostgreSQL's binary timestamps count microseconds from 2000-01-01.
 _PG_EPOCH_US: Final = np.datetime64("2000-01-01T00:00:00", "us")
 _UNIX_EPOCH_US: Final = np.datetime64("1970-01-01T00:00:00", "us")
@@ -84,7 +88,14 @@ async def bump_versions(
     v = scope_versions_table
     dialect = (await session.connection()).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    first = [{"league_id": i, "version": 1, "features_version": int(features)} for i in ids]
+    # A league's first counter starts at a random value rather than 1: snapshot files outlive
+    # a database that is dropped and made again at the same URL, and its counters must not
+    # repeat the old ones (see :mod:`filterbets_nb.tasks.snapshot_files`).
+    start = secrets.randbits(52)
+    first = [
+        {"league_id": i, "version": start, "features_version": start if features else 0}
+        for i in ids
+    ]
     raised: dict[str, Any] = {"version": v.c.version + 1}
     if features:
         raised["features_version"] = v.c.version + 1
@@ -174,9 +185,11 @@ async def scope_state(
 def _expressions(
     columns: Sequence[str], state: ScopeState, postgres: bool
 ) -> list[ColumnElement[Any]]:
-    """One SQL expression per column giving 8 bytes per row (NULL as NaN on PostgreSQL)."""
+    """One SQL expression per column giving 8 bytes per row, never NULL: a NULL price or
+    feature comes as NaN on PostgreSQL and as -inf on SQLite (which has no NaN; the reader
+    turns it into NaN), so every row is a run of numbers numpy converts in one call."""
     t, f = matches_table, match_features_table
-    nan: ColumnElement[Any] | None = literal_column("'NaN'::float8") if postgres else None
+    nan: ColumnElement[Any] = literal_column("'NaN'::float8" if postgres else _SQLITE_NULL)
     out: list[ColumnElement[Any]] = []
     for name in columns:
         expr: ColumnElement[Any]
@@ -199,9 +212,7 @@ def _expressions(
             expr = cast(case(codes, value=t.c.season, else_=-1), BigInteger)
         else:
             source = f.c[name] if name in FEATURE_COLUMNS else t.c[name]
-            expr = cast(source, Float)
-            if nan is not None:
-                expr = func.coalesce(expr, nan)
+            expr = func.coalesce(cast(source, Float), nan)
         out.append(expr.label(name))
     return out
 
@@ -369,7 +380,8 @@ async def _select_floats(
     page: int,
     progress: Callable[[int], object] | None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """``stmt``'s rows as float64 arrays (None becomes NaN), ``page`` rows per query.
+    """``stmt``'s rows as float64 arrays (-inf, SQLite's NULL here, becomes NaN), ``page``
+    rows per query.
 
     Each page is one range of the primary key (``WHERE id > last ORDER BY id LIMIT page``), so
     no query holds the database longer than a page and memory holds one page of Python rows.
@@ -380,16 +392,23 @@ async def _select_floats(
     last: int | None = None
     loaded = 0
     ids = columns.index("match_id")
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
     while True:
         page_stmt = stmt.order_by(t.c.id).limit(page)
         if last is not None:
             page_stmt = page_stmt.where(t.c.id > last)
-        rows = (await connection.execute(page_stmt)).all()
-        # Column tuples, not Row objects: numpy would probe each Row for array attributes, a
-        # failed key lookup (and exception) per row that costs ten times the conversion.
-        block = np.empty((len(rows), len(columns)))
-        for i, values in enumerate(zip(*rows, strict=True)):
-            block[:, i] = np.array(values, dtype=np.float64)
+        compiled = page_stmt.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        args = [compiled.params[name] for name in compiled.positiontup or ()]
+        # The driver's plain tuples, flattened straight into one float array: no Row objects,
+        # no per-column lists (each cost more than the query).
+        rows = await driver.execute_fetchall(str(compiled), args)
+        flat = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * len(columns)
+        )
+        block = flat.reshape(len(rows), len(columns))
         blocks.append(block)
         loaded += len(rows)
         if progress is not None:
@@ -398,4 +417,11 @@ async def _select_floats(
             break
         last = int(block[-1, ids])
     array = np.concatenate(blocks)
-    return {name: array[:, i] for i, name in enumerate(columns)}
+    floats = set(_FLOATS)
+    out: dict[str, npt.NDArray[Any]] = {}
+    for i, name in enumerate(columns):
+        values = array[:, i]  # a view: the caller's reordering copies it anyway
+        if name in floats:
+            values[values == -np.inf] = np.nan
+        out[name] = values
+    return out

@@ -175,16 +175,18 @@ class BacktestJob(Base):
 
 
 class BacktestBet(Base):
-    """One bet of a job. (job_id, seq) is unique, so a job holds exactly one set of bets."""
+    """One bet of a job; the key (job_id, seq) makes a job hold exactly one set of bets.
+
+    No foreign keys (migration 0006): the task that writes the bets has just read the job and
+    the matches, and checking that again cost PostgreSQL two triggers per bet, most of the time
+    of writing tens of thousands of them. Bets are only ever read joined to their matches.
+    """
 
     __tablename__ = "backtest_bets"
-    __table_args__ = (UniqueConstraint("job_id", "seq"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    # No index of its own: the (job_id, seq) unique constraint serves lookups by job.
-    job_id: Mapped[str] = mapped_column(ForeignKey("backtest_jobs.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(Integer)
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(Integer)
     kickoff: Mapped[dt.datetime] = mapped_column(DateTime)
     market: Mapped[str] = mapped_column(String(16))
     odds: Mapped[float] = mapped_column(Float)

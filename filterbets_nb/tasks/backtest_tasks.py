@@ -27,6 +27,7 @@ from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.match_cache import MatchSnapshots
 from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
+from filterbets_nb.tasks.snapshot_files import SnapshotFiles
 from filterbets_nb.teamstats import refresh_league
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ def _match_snapshots() -> MatchSnapshots:
     return _snapshots
 
 
+def _snapshot_files() -> SnapshotFiles:
+    """The data dir's snapshot files, shared by all worker processes (:mod:`.snapshot_files`)."""
+    settings = get_settings()
+    return SnapshotFiles(settings.data_dir / "snapshots", settings.snapshot_files_mb * 2**20)
+
+
 def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> tuple[Any, ...]:
     return (get_settings().database, tuple(sorted(leagues or ())), tuple(sorted(seasons or ())))
 
@@ -60,12 +67,16 @@ def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> 
 async def _scope_state(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> match_columns.ScopeState:
-    """The scope's counts, read again only when its version moved since this process read them."""
+    """The scope's counts, counted again only when its version moved since this process or the
+    data dir's snapshot files hold them."""
     version = await match_columns.scope_version(session, leagues, seasons)
     key = _scope_key(leagues, seasons)
     state = _match_snapshots().state(key, version)
     if state is None:
-        state = await match_columns.scope_state(session, leagues, seasons)
+        state = _snapshot_files().read_state(key, version)
+        if state is None:
+            state = await match_columns.scope_state(session, leagues, seasons)
+            _snapshot_files().write_state(key, state)
         _match_snapshots().keep_state(key, state)
     return state
 
@@ -78,7 +89,8 @@ async def matches_with(
     progress: Callable[[int], object] | None = None,
 ) -> pd.DataFrame:
     """The scope's matches with ``columns`` (for a filter: :func:`needed_columns`), read from
-    the database only where this process's snapshot of the scope lacks them or is out of date.
+    the database only where neither this process's snapshot of the scope nor the data dir's
+    snapshot files hold them at the current version.
 
     The returned frame may hold more columns than asked for (those earlier jobs read).
     Data written between the version read and the load is simply newer: the next job reads a
@@ -94,6 +106,20 @@ async def matches_with(
     if held is not None and not missing:
         logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
+    files = _snapshot_files()
+    started = time.perf_counter()
+    stored = files.read(key, version, ["kickoff", *missing])
+    if stored is not None and len(stored.columns) > 1:
+        held = snapshots.add(key, version, stored)
+        missing = [c for c in needed if c not in held.columns]
+        logger.info(
+            "%d matches: mapped %d columns from the snapshot files in %.2f s",
+            len(held),
+            len(stored.columns),
+            time.perf_counter() - started,
+        )
+        if not missing:
+            return held
     state = await _scope_state(session, leagues, seasons)
     for attempt in range(2):
         started = time.perf_counter()
@@ -114,6 +140,7 @@ async def matches_with(
             time.perf_counter() - started,
         )
         matches = snapshots.add(key, state.version, fresh)
+        files.write(key, state.version, fresh)
         if attempt or set(needed) <= set(matches.columns):
             break
         # Matches were added while the columns were read: the held ones no longer line up.
@@ -199,9 +226,12 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
             return flt, matches
 
         flt, matches = task_db(load)
+        # Loaded: said even when no page was read (a snapshot served it), so a job is seen in
+        # PROGRESS as soon as its matches are at hand.
+        n = len(matches)
+        recorder.set(n, max(expected, n), fraction=0.5, force=True)
         if settings.evaluate_delay:
             time.sleep(settings.evaluate_delay)
-        n = len(matches)
         recorder.description = "evaluating filter"
         result = run_backtest(
             matches,
