@@ -129,22 +129,20 @@ def prepare_sweep(self: Any, *, run_id: str) -> dict[str, Any]:
     return task_db(work)
 
 
-def _load_scope(scope: dict[str, Any], points: Sequence[GridPoint]) -> pd.DataFrame:
-    """The scope's matches with every column the chunk's filters need, through this process's
-    snapshots (:func:`.backtest_tasks.matches_with`): a worker that just ran a backtest or an
-    earlier chunk over the same scope reads only the columns it does not hold yet."""
+def _columns_for(points: Sequence[GridPoint]) -> list[str]:
     columns = ["season"]
     for point in points:
         columns += needed_columns(Filter.from_dict(point.filter))
-    return task_db(lambda session: matches_with(session, columns, scope))
+    return columns
 
 
 @celery_app.task(name="filterbets_nb.tasks.research_tasks.sweep_chunk", **OPTIONS)
 def sweep_chunk(self: Any, *, run_id: str, start: int, stop: int) -> dict[str, Any]:
     """Evaluate grid points ``start:stop`` of the run over its scope; store one row each; end
-    the run when that made it complete."""
-    run = task_db(lambda s: _live_run(s, run_id))
-    points = [GridPoint(p["params"], p["filter"]) for p in run.points[start:stop]]
+    the run when that made it complete. Two database sessions per chunk: one to read (the run,
+    and the matches through this process's snapshots, :func:`.backtest_tasks.matches_with`, so
+    a process that ran an earlier chunk reads only columns it does not hold yet), one to write.
+    """
     settings = get_settings()
     recorder = ProgressRecorder(
         self,
@@ -152,8 +150,15 @@ def sweep_chunk(self: Any, *, run_id: str, start: int, stop: int) -> dict[str, A
         description=f"filters {start + 1}-{stop}",
         min_interval=settings.progress_interval,
     )
-    recorder.set(0, len(points), force=True)
-    matches = _load_scope(run.scope, points)
+    recorder.set(0, stop - start, force=True)
+
+    async def load(session: AsyncSession) -> tuple[list[GridPoint], pd.DataFrame]:
+        run = await _live_run(session, run_id)
+        points = [GridPoint(p["params"], p["filter"]) for p in run.points[start:stop]]
+        matches = await matches_with(session, _columns_for(points), run.scope)
+        return points, matches
+
+    points, matches = task_db(load)
     if settings.evaluate_delay:  # fault injection (FILTERBETS_EVALUATE_DELAY): stay mid-chunk
         time.sleep(settings.evaluate_delay)
     rows = evaluate_points(
@@ -161,14 +166,15 @@ def sweep_chunk(self: Any, *, run_id: str, start: int, stop: int) -> dict[str, A
     )
     recorder.set(len(points), len(points), force=True)
 
-    async def save(session: AsyncSession) -> None:
+    async def save(session: AsyncSession) -> bool:
         await research_store.replace_rows(session, run_id, rows)
         await research_store.update_run(session, run_id, status="PROGRESS", unless=ENDED_STATES)
+        # Counted after the rows are committed: of two chunks ending together, the later
+        # commit's count sees both, so some chunk always ends the run.
+        await session.commit()
+        return await finish_if_complete(session, run_id)
 
-    task_db(save)
-    # Counted after the rows are committed: of two chunks ending together, the later commit's
-    # count sees both, so some chunk always ends the run.
-    ended = task_db(lambda s: finish_if_complete(s, run_id))
+    ended = task_db(save)
     return {"status": "evaluated", "run_id": run_id, "start": start, "stop": stop, "ended": ended}
 
 
