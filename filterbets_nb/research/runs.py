@@ -76,6 +76,7 @@ class SweepRun:
         # prepare, then one id per chunk (runs stored before chords were dropped end with one
         # more id, their finish link's)
         self.chunk_ids = self.task_ids[1 : 1 + len(self.chunks)]
+        self._sizes = {tid: b - a for (a, b), tid in zip(self.chunks, self.chunk_ids, strict=True)}
         self.n_filters = run.n_filters
         self._finished: dict[str, int] = {}  # chunk task id -> filters, once SUCCESS
 
@@ -97,21 +98,18 @@ class SweepRun:
         state, error = run.status, run.error
         done = self.n_filters if state == JobState.SUCCESS else 0
         if state not in ENDED_STATES:
-            for (start, stop), task_id in zip(self.chunks, self.chunk_ids, strict=True):
+            # Each link's meta read once; a link seen SUCCESS is not read again.
+            for task_id in self.task_ids:
                 if task_id in self._finished:
                     done += self._finished[task_id]
                     continue
                 link = read_progress(task_id)
                 if link["state"] == JobState.SUCCESS:
-                    self._finished[task_id] = stop - start
-                    done += stop - start
+                    self._finished[task_id] = self._sizes.get(task_id, 0)
+                    done += self._sizes.get(task_id, 0)
                 elif link["state"] == JobState.PROGRESS:
                     done += int(link["progress"].get("current", 0))
-            for task_id in self.task_ids:
-                if task_id in self._finished:
-                    continue
-                link = read_progress(task_id)
-                if link["state"] in (JobState.FAILURE, JobState.REVOKED):
+                elif link["state"] in (JobState.FAILURE, JobState.REVOKED):
                     state, error = link["state"], error or link["error"]
                     break
         if state in (JobState.STARTED, JobState.PENDING) and done:
