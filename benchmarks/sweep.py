@@ -114,10 +114,11 @@ names = list(GRID)
 # column the timed sweep needs into its cache before the clock starts.
 step = max(1, len(points) // 8)
 submit_sweep(points[::step][:8], names, chunk_size=1).wait(timeout=600)
-cpu0, t0 = worker_cpu(), time.perf_counter()
+cpu0, own0, t0 = worker_cpu(), time.process_time(), time.perf_counter()
 result = submit_sweep(points, names, chunk_size=chunk_size).wait(timeout=1800)
 sweep = time.perf_counter() - t0
-out = {"sweep": sweep, "cpu": worker_cpu() - cpu0, "n": result.n_tried,
+out = {"sweep": sweep, "cpu": worker_cpu() - cpu0, "client_cpu": time.process_time() - own0,
+       "n": result.n_tried,
        "bets": int(result.frame["bets"].sum()), "load": os.getloadavg()[0]}
 if mode == "both":
     t0 = time.perf_counter()
@@ -184,7 +185,11 @@ def main(argv: list[str] | None = None) -> None:
         f"({per[0] / per[1]:.2f}x as much work per filter on 1); cores the worker kept busy: "
         f"{one['cpu'] / one['sweep']:.2f} on 1 process, {two['cpu'] / two['sweep']:.2f} on 2"
     )
-    print(f"   load average (1 min) at the end: {one['load']:.1f} and {two['load']:.1f}")
+    print(
+        f"   client CPU (submit, follow, read the result): {one['client_cpu']:.2f} s and "
+        f"{two['client_cpu']:.2f} s; load average (1 min) at the end: {one['load']:.1f} and "
+        f"{two['load']:.1f}"
+    )
     print(f"   1 process: {busy_one}")
     print(f"   2 processes (sweep and the single backtests): {busy_two}")
 

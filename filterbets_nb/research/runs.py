@@ -32,7 +32,7 @@ from filterbets_nb.db import research as research_store
 from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
-from filterbets_nb.db.session import run_async
+from filterbets_nb.db.session import run_shared
 from filterbets_nb.filters import Filter, as_filter
 from filterbets_nb.research.grid import GridPoint, MakeFilter, expand_grid
 from filterbets_nb.research.result import SweepResult
@@ -84,7 +84,7 @@ class SweepRun:
         return f"SweepRun(run_id={self.run_id!r}, filters={self.n_filters})"
 
     def _run(self) -> research_store.ResearchRun:
-        run = run_async(lambda s: research_store.get_run(s, self.run_id))
+        run = run_shared(lambda s: research_store.get_run(s, self.run_id))
         if run is None:
             raise KeyError(f"no research run {self.run_id!r} in the database")
         return run
@@ -134,7 +134,7 @@ class SweepRun:
         return status
 
     def _record_end(self, state: str, error: str | None) -> None:
-        run_async(
+        run_shared(
             lambda s: research_store.update_run(
                 s, self.run_id, status=state, error=error, finished_at=utcnow(), unless=ENDED_STATES
             )
@@ -184,7 +184,7 @@ class SweepRun:
         return self.result()
 
     def result(self) -> SweepResult:
-        rows = run_async(lambda s: research_store.load_rows(s, self.run_id))
+        rows = run_shared(lambda s: research_store.load_rows(s, self.run_id))
         leagues, seasons = scope_args(self.scope)
         return SweepResult(rows, self.grid, bets_fn=_bets_over(leagues, seasons), label=self.label)
 
@@ -219,7 +219,7 @@ def submit_sweep(
         task_ids=task_ids,
         chunks=chunks,
     )
-    run_async(lambda s: research_store.create_run(s, row))
+    run_shared(lambda s: research_store.create_run(s, row))
     sweep_workflow(run_id, chunks, task_ids).apply_async()
     return SweepRun(run_id, label=label)
 
@@ -272,7 +272,7 @@ class WalkForwardRun:
         """Wait for the sweep, choose per fold, backtest each choice on its test seasons."""
         result = self.sweep_run.wait(timeout)
         leagues, _ = scope_args(self.sweep_run.scope)
-        seasons = self.seasons or run_async(lambda s: research_store.scope_seasons(s, leagues))
+        seasons = self.seasons or run_shared(lambda s: research_store.scope_seasons(s, leagues))
         folds = make_folds(seasons, self.train, self.test)
 
         def oos_bets(filter_dict: dict[str, Any], seasons: Sequence[str]) -> pd.DataFrame:
@@ -335,7 +335,7 @@ def scan(
     if isinstance(fixtures, str | os.PathLike):
         fixtures = read_fixtures(fixtures)
     ensure_schema()
-    history = run_async(lambda s: store.load_matches(s, leagues, None))
+    history = run_shared(lambda s: store.load_matches(s, leagues, None))
     return scan_fixtures(history, parsed, fixtures)
 
 
