@@ -157,7 +157,8 @@ def test_chunks_are_even_and_cover_the_grid() -> None:
         assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
         sizes = [b - a for a, b in chunks]
         assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 25, (n, sizes)
-    assert len(chunk_bounds(20)) == 20 and len(chunk_bounds(100)) == 20  # 24 default, even
+    assert len(chunk_bounds(20)) == 10 and len(chunk_bounds(100)) == 12  # 12 by default
+    assert len(chunk_bounds(500)) == 20  # 25 filters at most
     assert [b - a for a, b in chunk_bounds(12, 5)] == [4, 4, 4]
     with pytest.raises(ValueError, match="chunk_size must be >= 1"):
         chunk_bounds(5, 0)

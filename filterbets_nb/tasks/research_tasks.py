@@ -53,10 +53,10 @@ from filterbets_nb.teamstats import refresh_league
 logger = logging.getLogger(__name__)
 
 #: Chunks a sweep is cut into by default (fewer when it has fewer filters): a multiple of 1, 2,
-#: 3 and 4 worker processes, so each process takes as many equal chunks as the others and they
-#: finish together, while a chunk stays large next to its fixed cost (a message, a run-row
-#: read, one write of its rows).
-DEFAULT_CHUNKS = 24
+#: 3, 4 and 6 worker processes, so each process takes as many equal chunks as the others and
+#: they finish together, while a small sweep's chunks still hold 2 filters or more, each
+#: chunk having a fixed cost (a message, two database sessions, its progress meta).
+DEFAULT_CHUNKS = 12
 #: Most filters a chunk holds by default: a big sweep gets more chunks than DEFAULT_CHUNKS, so
 #: its bar moves and a chunk lost with its worker costs little to evaluate again.
 MAX_CHUNK_SIZE = 25
