@@ -466,11 +466,12 @@ def sweep_cmd(
 ) -> None:
     """Sweep a grid of filters over the workers (one aggregate bar on stderr); print the table
     with adjusted p-values and the best filter after the best-of-N haircut."""
-    from filterbets_nb.client import BacktestCancelled, BacktestFailed, connect
+    from filterbets_nb.client import BacktestCancelled, BacktestFailed, connect, worker_keeper
     from filterbets_nb.filters import FilterError
     from filterbets_nb.research.grid import expand_grid, template_filter
     from filterbets_nb.research.result import FRAME_COLUMNS, SMALLER_IS_BETTER
     from filterbets_nb.research.runs import submit_sweep
+    from filterbets_nb.status import Status, wait_for
 
     spec = _read_json(spec_file)
     if not isinstance(spec, dict) or not {"filter", "grid"} <= set(spec):
@@ -496,14 +497,26 @@ def sweep_cmd(
         chunk_size=spec.get("chunk_size"),
         label=str(spec.get("label", "")),
     )
-    bar = run.progress(mode="text")
-    bar.display()
+    # The backtest command's path: the one wait loop, drawing with the one text renderer.
+    bar = _StderrBar(run.label or f"sweep of {run.n_filters} filters")
+    keep = worker_keeper()
+
+    def on_status(status: Status) -> None:
+        bar(status)
+        keep(status)
+
     try:
-        result = run.wait()
+        wait_for(
+            run,
+            what=f"sweep {run.run_id}",
+            on_status=on_status,
+            on_notice=bar.notice,
+            failed=BacktestFailed,
+            cancelled=BacktestCancelled,
+        )
     except (BacktestFailed, BacktestCancelled) as exc:
         raise _fail(str(exc)) from exc
-    finally:
-        bar.close()
+    result = run.result()
     frame = result.frame
     if as_json:
         typer.echo(frame.to_json(orient="records"))

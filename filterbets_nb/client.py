@@ -28,7 +28,7 @@ from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.errors import UserError
-from filterbets_nb.filters import Filter, job_label
+from filterbets_nb.filters import Filter, as_filter, job_label
 from filterbets_nb.formatting import Summary, Table, summary_html
 from filterbets_nb.results import ResultViews
 from filterbets_nb.stats import HEADLINE_METRICS, from_jsonable
@@ -172,17 +172,6 @@ def _autostart_wanted() -> bool:
     return _autostart[0] and os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
 
 
-def _as_filter(flt: Filter | Mapping[str, Any]) -> Filter:
-    if isinstance(flt, Filter):
-        return flt
-    if not isinstance(flt, Mapping):
-        raise TypeError(
-            f"a backtest needs a Filter or a filter dict, not {type(flt).__name__} "
-            "(build one with fb.F, e.g. fb.F.home_odds.between(1.5, 2.2).bet('home'))"
-        )
-    return Filter.from_dict(dict(flt))
-
-
 def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[str]:
     """A list of codes from one code or a sequence of them (``"E0"`` means ``["E0"]``)."""
     if value is None:
@@ -247,7 +236,7 @@ def _validate(
     soft_time_limit: float | None,
 ) -> _Submission:
     """Check every input of a submit, with a message naming the one that is wrong."""
-    parsed = _as_filter(flt)
+    parsed = as_filter(flt)
     if parsed.stake > MAX_STAKE:
         raise ValueError(f"stake must be at most {MAX_STAKE:g} units, got {parsed.stake:g}")
     scope = {

@@ -108,6 +108,7 @@ __all__ = [
     "Filter",
     "FilterError",
     "Rule",
+    "as_filter",
     "job_label",
 ]
 
@@ -193,6 +194,20 @@ def job_label(flt: Filter, label: str = "") -> str:
         return _check_text(label, "label", MAX_LABEL_CHARS)
     text = flt.describe()
     return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 3] + "..."
+
+
+def as_filter(flt: Filter | Mapping[str, Any], what: str = "a backtest") -> Filter:
+    """``flt`` as a :class:`Filter`: every verb takes a Filter or its dict (JSON) form, and
+    this one function turns either into a checked Filter, with one message for anything else.
+    ``what`` names the verb in that message."""
+    if isinstance(flt, Filter):
+        return flt
+    if not isinstance(flt, Mapping):
+        raise TypeError(
+            f"{what} needs a Filter or a filter dict, not {type(flt).__name__} "
+            "(build one with fb.F, e.g. fb.F.home_odds.between(1.5, 2.2).bet('home'))"
+        )
+    return Filter.from_dict(dict(flt))
 
 
 @dataclass(frozen=True)

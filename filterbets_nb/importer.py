@@ -51,6 +51,7 @@ __all__ = [
     "CsvFormatError",
     "DroppedPrices",
     "ImportedFile",
+    "decode_text",
     "parse_football_data",
     "read_football_data",
 ]
@@ -422,12 +423,14 @@ def parse_football_data(
             betting cell that is not a price.  The first offending line of the file is
             reported.  Rows whose full-time goals are both blank are skipped, not errors.
     """
-    text, encoding = _decode(data)
+    text, encoding = decode_text(data)
     return _Parser(text, name, encoding, strict=strict).parse()
 
 
-def _decode(data: str | bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (BOM dropped) or, failing that, Latin-1, which never fails."""
+def decode_text(data: str | bytes) -> tuple[str, str]:
+    """Decode bytes as UTF-8 (BOM dropped) or, failing that, Latin-1, which never fails; with
+    the encoding used. Every reader of football-data.co.uk files (imports, the fixture scanner)
+    decodes through this, so a file reads the same everywhere."""
     if isinstance(data, str):
         return data.removeprefix("\ufeff"), "utf-8"
     try:

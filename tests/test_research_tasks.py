@@ -2,11 +2,14 @@
 
 A sweep runs as one chunked workflow on a worker with two processes; its table must equal the
 in-process sweep over the same stored matches, its aggregate bar must reach every filter, and a
-walk-forward on the workers must choose and judge exactly as the in-process one.
+walk-forward on the workers must choose and judge exactly as the in-process one. In the embedded
+mode a worker SIGKILLed in the middle of a chunk must not end the sweep: the next worker sends
+that chunk again and the sweep ends with every grid point, once.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from filterbets_nb import testing
+from filterbets_nb.tasks.research_tasks import chunk_bounds
 from tests.conftest import (
     PG_ADMIN_URL,
     Worker,
@@ -114,7 +118,7 @@ print(json.dumps(out))
 """,
     )
     assert out["same"] and out["again"] and out["n"] == 12
-    assert out["tasks"] == 3 + 2  # prepare, three chunks of at most 5, finish
+    assert out["tasks"] == 1 + 3  # prepare, three chunks of at most 5 (4 each: even chunks)
     assert out["final"]["current"] == out["final"]["total"] == 12
     assert out["seen"] == sorted(out["seen"])  # the aggregate bar never goes back
     assert "no matches stored for leagues=['NOPE']" in out["error"]
@@ -144,3 +148,69 @@ def test_cli_sweep(env: dict[str, str], tmp_path: Path) -> None:
     assert "3 filters tried" in proc.stdout
     assert "best by roi (>= 10 bets)" in proc.stdout and "after trying 3" in proc.stdout
     assert "3/3" in proc.stderr  # the aggregate bar, on stderr
+
+
+def test_chunks_are_even_and_cover_the_grid() -> None:
+    for n in (1, 7, 12, 20, 24, 25, 100, 500, 601):
+        chunks = chunk_bounds(n)
+        assert chunks[0][0] == 0 and chunks[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
+        sizes = [b - a for a, b in chunks]
+        assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 25, (n, sizes)
+    assert len(chunk_bounds(20)) == 10 and len(chunk_bounds(100)) == 12  # 12 by default
+    assert len(chunk_bounds(500)) == 20  # 25 filters at most
+    assert [b - a for a, b in chunk_bounds(12, 5)] == [4, 4, 4]
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        chunk_bounds(5, 0)
+
+
+KILL_SUBMIT = """
+import time
+from filterbets_nb.tasks.progress import read_progress
+run = fb.sweep(make, chunk_size=6, **GRID)
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    states = [read_progress(t)["state"] for t in run.chunk_ids]
+    if "PROGRESS" in states:
+        break
+    time.sleep(0.05)
+print(json.dumps({"run_id": run.run_id, "states": states}))
+"""
+
+KILL_WAIT = """
+run = fb.load_sweep({run_id!r})
+result = run.wait(timeout=300)
+local = sweep_in_process(fb.matches(), make, **GRID)
+columns = ["lo", "pts", "bets", "profit", "roi", "p_value", "p_adj"]
+from filterbets_nb.db import research as research_store
+from filterbets_nb.db.session import run_async
+rows = run_async(lambda s: research_store.count_rows(s, run.run_id))
+print(json.dumps({{
+    "state": run.state, "n": result.n_tried, "rows": rows,
+    "same": bool(result.frame[columns].round(9).equals(local.frame[columns].round(9))),
+}}))
+"""
+
+
+def test_a_sweep_survives_its_worker_killed_mid_chunk(tmp_path: Path) -> None:
+    """Embedded mode: the worker running a chunk is SIGKILLed (the filesystem broker had
+    already deleted that chunk's message); a new worker's recovery sends the chunk again and
+    the sweep ends SUCCESS with all 12 grid points, each stored once, as in process."""
+    env = embedded_env(tmp_path / "data")
+    assert run_py(env, "import filterbets_nb as fb\nfb.load_demo(seed=4)\nprint(1)") == 1
+    # The first worker holds each chunk 60 s after loading its matches: it is killed in there.
+    first = Worker({**env, "FILTERBETS_EVALUATE_DELAY": "60"}, tmp_path / "first.log", 1)
+    second = None
+    try:
+        submitted = run_py(env, PRELUDE + KILL_SUBMIT)
+        assert "PROGRESS" in submitted["states"], (submitted, first.text()[-3000:])
+        first.kill()
+        second = Worker(env, tmp_path / "second.log", concurrency=2)
+        out = run_py(env, PRELUDE + KILL_WAIT.format(run_id=submitted["run_id"]), timeout=400)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert second is not None
+    assert "sending it again" in second.text(), second.text()[-3000:]
+    assert out == {"state": "SUCCESS", "n": 12, "rows": 12, "same": True}

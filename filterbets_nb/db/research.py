@@ -86,6 +86,17 @@ async def get_run(session: AsyncSession, run_id: str) -> ResearchRun | None:
     return await session.get(ResearchRun, run_id)
 
 
+async def unfinished_runs(session: AsyncSession, since: dt.datetime) -> list[ResearchRun]:
+    """Runs created after ``since`` that have not ended, oldest first (for recovery)."""
+    stmt = (
+        select(ResearchRun)
+        .where(ResearchRun.status.not_in(["SUCCESS", "FAILURE", "REVOKED"]))
+        .where(ResearchRun.created_at >= since)
+        .order_by(ResearchRun.created_at)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def update_run(
     session: AsyncSession, run_id: str, *, unless: Sequence[str] = ("REVOKED",), **values: Any
 ) -> bool:

@@ -4,36 +4,45 @@ This is the one module of :mod:`filterbets_nb.research` that talks to the task s
 on public pieces only: :func:`filterbets_nb.tasks.progress.read_progress` and
 :func:`~filterbets_nb.tasks.progress.progress_meta` for the chunks' meta,
 :class:`filterbets_nb.notebook.ProgressBar` for the bar, :func:`filterbets_nb.client.backtest`
-to re-run single filters (sweep winners, walk-forward test seasons), and
-:data:`filterbets_nb.client.TERMINAL` with the client's exceptions. ``SweepRun.status()``
-returns the same status dict a backtest run does (key ``state``), so any reader of those reads
-these; :func:`_wait` is the only loop here and is the one line to switch to a shared wait helper.
+to re-run single filters (sweep winners, walk-forward test seasons), and the client's
+exceptions. ``SweepRun.status()`` returns a :class:`filterbets_nb.status.Status` like a
+backtest run's, so :func:`filterbets_nb.status.wait_for` (the one wait loop), the bars and the
+CLI follow a sweep exactly as they follow a backtest.
 """
 
 from __future__ import annotations
 
 import os
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from filterbets_nb.client import TERMINAL, BacktestCancelled, BacktestFailed, _as_filter, backtest
+from filterbets_nb.client import (
+    NOTICE_AFTER,
+    BacktestCancelled,
+    BacktestFailed,
+    backtest,
+    no_worker_hint,
+    worker_keeper,
+)
+from filterbets_nb.config import get_settings
 from filterbets_nb.db import research as research_store
 from filterbets_nb.db import store
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
-from filterbets_nb.db.session import run_async
-from filterbets_nb.filters import Filter
+from filterbets_nb.db.session import run_shared
+from filterbets_nb.filters import Filter, as_filter
 from filterbets_nb.research.grid import GridPoint, MakeFilter, expand_grid
 from filterbets_nb.research.result import SweepResult
 from filterbets_nb.research.scan import ScanResult, read_fixtures, scan_fixtures
 from filterbets_nb.research.simulate import Simulation
 from filterbets_nb.research.simulate import simulate as simulate_bets
 from filterbets_nb.research.walkforward import WalkForwardResult, make_folds, walk_forward_result
+from filterbets_nb.status import ENDED_STATES, JobState, ProgressMeta, Status, wait_for
 from filterbets_nb.tasks.progress import progress_meta, read_progress
+from filterbets_nb.tasks.scope import scope_args
 
 if TYPE_CHECKING:
     from filterbets_nb.notebook import ProgressBar
@@ -42,19 +51,6 @@ __all__ = ["SweepRun", "WalkForwardRun", "scan", "simulate", "sweep", "walk_forw
 
 #: Keyword arguments of :func:`sweep` that are options, not grid parameters.
 SWEEP_OPTIONS = ("leagues", "seasons", "label", "chunk_size")
-
-
-def _wait(status_fn: Callable[[], dict[str, Any]], what: str, timeout: float | None) -> None:
-    """Poll until the run ends; raise the client's exceptions on FAILURE / REVOKED."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while (status := status_fn())["state"] not in TERMINAL:
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"{what} still {status['state']} after {timeout} s")
-        time.sleep(0.1)
-    if status["state"] == "FAILURE":
-        raise BacktestFailed(f"{what} failed: {status['error']}")
-    if status["state"] == "REVOKED":
-        raise BacktestCancelled(f"{what} was cancelled")
 
 
 def _bets_over(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> Any:
@@ -77,6 +73,10 @@ class SweepRun:
         self.scope = dict(run.scope)
         self.chunks = [tuple(c) for c in run.chunks]
         self.task_ids = list(run.task_ids)
+        # prepare, then one id per chunk (runs stored before chords were dropped end with one
+        # more id, their finish link's)
+        self.chunk_ids = self.task_ids[1 : 1 + len(self.chunks)]
+        self._sizes = {tid: b - a for (a, b), tid in zip(self.chunks, self.chunk_ids, strict=True)}
         self.n_filters = run.n_filters
         self._finished: dict[str, int] = {}  # chunk task id -> filters, once SUCCESS
 
@@ -84,52 +84,59 @@ class SweepRun:
         return f"SweepRun(run_id={self.run_id!r}, filters={self.n_filters})"
 
     def _run(self) -> research_store.ResearchRun:
-        run = run_async(lambda s: research_store.get_run(s, self.run_id))
+        run = run_shared(lambda s: research_store.get_run(s, self.run_id))
         if run is None:
             raise KeyError(f"no research run {self.run_id!r} in the database")
         return run
 
-    def status(self) -> dict[str, Any]:
-        """State and aggregate progress: the run row, plus the chunks' task meta meanwhile."""
+    def status(self) -> Status:
+        """State and aggregate progress: the run row, plus the chunks' task meta meanwhile.
+
+        Reads only: a link that failed shows as the run's FAILURE here at once (its worker's
+        ``on_failure`` writes the row a moment later)."""
         run = self._run()
         state, error = run.status, run.error
-        done = self.n_filters if state == "SUCCESS" else 0
-        if state not in TERMINAL:
-            chunk_ids = self.task_ids[1:-1]
-            for (start, stop), task_id in zip(self.chunks, chunk_ids, strict=True):
+        done = self.n_filters if state == JobState.SUCCESS else 0
+        if state not in ENDED_STATES:
+            # Each link's meta read once; a link seen SUCCESS is not read again.
+            for task_id in self.task_ids:
                 if task_id in self._finished:
                     done += self._finished[task_id]
                     continue
                 link = read_progress(task_id)
-                if link["state"] == "SUCCESS":
-                    self._finished[task_id] = stop - start
-                    done += stop - start
-                elif link["state"] == "PROGRESS":
+                if link["state"] == JobState.SUCCESS:
+                    self._finished[task_id] = self._sizes.get(task_id, 0)
+                    done += self._sizes.get(task_id, 0)
+                elif link["state"] == JobState.PROGRESS:
                     done += int(link["progress"].get("current", 0))
-            for task_id in self.task_ids:
-                if task_id in self._finished:
-                    continue
-                link = read_progress(task_id)
-                if link["state"] in ("FAILURE", "REVOKED"):
+                elif link["state"] in (JobState.FAILURE, JobState.REVOKED):
                     state, error = link["state"], error or link["error"]
-                    self._record_end(state, error)
                     break
-        if state in ("STARTED", "PENDING") and done:
-            state = "PROGRESS"
-        return {
-            "run_id": self.run_id,
-            "state": state,
-            "progress": progress_meta(done, self.n_filters, description="filters"),
+        if state in (JobState.STARTED, JobState.PENDING) and done:
+            state = JobState.PROGRESS
+        status: Status = {
+            "state": str(state),
+            "progress": cast(
+                ProgressMeta, progress_meta(done, self.n_filters, description="filters")
+            ),
             "error": error,
+            "notice": None,
             "created_at": run.created_at,
             "started_at": run.started_at,
             "finished_at": run.finished_at,
         }
+        waited = (utcnow() - run.created_at).total_seconds() if run.created_at else 0.0
+        if state == JobState.PENDING and waited >= NOTICE_AFTER:
+            status["notice"] = (
+                f"no worker has taken this sweep within {NOTICE_AFTER:.0f} s; "
+                f"{no_worker_hint(get_settings())}"
+            )
+        return status
 
     def _record_end(self, state: str, error: str | None) -> None:
-        run_async(
+        run_shared(
             lambda s: research_store.update_run(
-                s, self.run_id, status=state, error=error, finished_at=utcnow(), unless=TERMINAL
+                s, self.run_id, status=state, error=error, finished_at=utcnow(), unless=ENDED_STATES
             )
         )
 
@@ -161,13 +168,24 @@ class SweepRun:
         self.progress().display()
 
     def wait(self, timeout: float | None = None) -> SweepResult:
-        """Block until the sweep ends; its result (raises BacktestFailed if it failed)."""
-        _wait(self.status, f"sweep {self.run_id}", timeout)
+        """Block until the sweep ends; its result (raises BacktestFailed if it failed).
+
+        The same wait as :meth:`filterbets_nb.client.BacktestRun.wait`: the one loop
+        :func:`~filterbets_nb.status.wait_for`, which also restarts the data dir's worker if it
+        died meanwhile (its recovery then re-sends the chunks it took along)."""
+        wait_for(
+            self,
+            timeout=timeout,
+            what=f"sweep {self.run_id}",
+            on_status=worker_keeper(),
+            failed=BacktestFailed,
+            cancelled=BacktestCancelled,
+        )
         return self.result()
 
     def result(self) -> SweepResult:
-        rows = run_async(lambda s: research_store.load_rows(s, self.run_id))
-        leagues, seasons = self.scope.get("leagues") or None, self.scope.get("seasons") or None
+        rows = run_shared(lambda s: research_store.load_rows(s, self.run_id))
+        leagues, seasons = scope_args(self.scope)
         return SweepResult(rows, self.grid, bets_fn=_bets_over(leagues, seasons), label=self.label)
 
 
@@ -182,14 +200,14 @@ def submit_sweep(
     kind: str = "sweep",
 ) -> SweepRun:
     """Store the run row with its grid points and send its workflow; returns at once."""
-    from filterbets_nb.tasks.research_tasks import DEFAULT_CHUNK_SIZE, chunk_bounds, sweep_workflow
+    from filterbets_nb.tasks.research_tasks import chunk_bounds, sweep_workflow
 
     if not points:
         raise ValueError("a sweep needs at least one grid point")
     ensure_schema()
-    chunks = chunk_bounds(len(points), chunk_size or DEFAULT_CHUNK_SIZE)
+    chunks = chunk_bounds(len(points), chunk_size)
     run_id = str(uuid.uuid4())
-    task_ids = [str(uuid.uuid4()) for _ in range(len(chunks) + 2)]
+    task_ids = [str(uuid.uuid4()) for _ in range(len(chunks) + 1)]
     row = research_store.ResearchRun(
         id=run_id,
         kind=kind,
@@ -201,7 +219,7 @@ def submit_sweep(
         task_ids=task_ids,
         chunks=chunks,
     )
-    run_async(lambda s: research_store.create_run(s, row))
+    run_shared(lambda s: research_store.create_run(s, row))
     sweep_workflow(run_id, chunks, task_ids).apply_async()
     return SweepRun(run_id, label=label)
 
@@ -241,7 +259,7 @@ class WalkForwardRun:
         self.train, self.test, self.metric, self.min_bets = train, test, metric, min_bets
         self.seasons = list(seasons or [])
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         return self.sweep_run.status()
 
     def progress(self, **options: Any) -> ProgressBar:
@@ -253,8 +271,8 @@ class WalkForwardRun:
     def wait(self, timeout: float | None = None) -> WalkForwardResult:
         """Wait for the sweep, choose per fold, backtest each choice on its test seasons."""
         result = self.sweep_run.wait(timeout)
-        leagues = self.sweep_run.scope.get("leagues") or None
-        seasons = self.seasons or run_async(lambda s: research_store.scope_seasons(s, leagues))
+        leagues, _ = scope_args(self.sweep_run.scope)
+        seasons = self.seasons or run_shared(lambda s: research_store.scope_seasons(s, leagues))
         folds = make_folds(seasons, self.train, self.test)
 
         def oos_bets(filter_dict: dict[str, Any], seasons: Sequence[str]) -> pd.DataFrame:
@@ -313,11 +331,11 @@ def scan(
     file (``fixtures.csv`` or a league file with future rows) or a frame in the matches' shape.
     History is the stored matches (of ``leagues``).
     """
-    parsed = _as_filter(flt)
+    parsed = as_filter(flt, "a scan")
     if isinstance(fixtures, str | os.PathLike):
         fixtures = read_fixtures(fixtures)
     ensure_schema()
-    history = run_async(lambda s: store.load_matches(s, leagues, None))
+    history = run_shared(lambda s: store.load_matches(s, leagues, None))
     return scan_fixtures(history, parsed, fixtures)
 
 

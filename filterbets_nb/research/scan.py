@@ -28,7 +28,7 @@ import pandas as pd
 from filterbets_nb.engine import run_backtest
 from filterbets_nb.features import with_features
 from filterbets_nb.filters import Filter
-from filterbets_nb.importer import _decode, parse_football_data
+from filterbets_nb.importer import decode_text, parse_football_data
 from filterbets_nb.schema import MATCH_COLUMNS, season_of
 
 __all__ = ["ScanResult", "read_fixtures", "scan_fixtures"]
@@ -43,7 +43,7 @@ def read_fixtures(path: str | os.PathLike[str]) -> pd.DataFrame:
     Raises :class:`~filterbets_nb.importer.CsvFormatError` naming the file and line when a row
     is malformed, like an import does.
     """
-    text, _ = _decode(Path(path).read_bytes())
+    text, _ = decode_text(Path(path).read_bytes())
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise ValueError(f"{path}: the file is empty")

@@ -27,6 +27,7 @@ from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.match_cache import MatchSnapshots
 from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
+from filterbets_nb.tasks.scope import scope_args
 from filterbets_nb.tasks.snapshot_files import SnapshotFiles
 from filterbets_nb.teamstats import refresh_league
 
@@ -96,7 +97,7 @@ async def matches_with(
     Data written between the version read and the load is simply newer: the next job reads a
     newer version and drops this snapshot.
     """
-    leagues, seasons = _scope(job_scope)
+    leagues, seasons = scope_args(job_scope)
     version = await match_columns.scope_version(session, leagues, seasons)
     key = _scope_key(leagues, seasons)
     snapshots = _match_snapshots()
@@ -148,10 +149,6 @@ async def matches_with(
     return matches
 
 
-def _scope(job_scope: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
-    return job_scope.get("leagues") or None, job_scope.get("seasons") or None
-
-
 @celery_app.task(name="filterbets_nb.tasks.backtest_tasks.fetch_matches", **CHAIN_OPTIONS)
 def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
     """Validate the job's filter, bring its leagues' features up to date, count its matches."""
@@ -165,7 +162,7 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
             # finished: either way the rest of the chain must not run.
             raise Ignore()
         flt = Filter.from_dict(job.filter)  # FilterError (a ValueError): never retried
-        leagues, seasons = _scope(job.scope)
+        leagues, seasons = scope_args(job.scope)
         state = await _scope_state(session, leagues, seasons)
         for league in state.missing_features:
             await refresh_league(session, league)

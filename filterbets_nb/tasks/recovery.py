@@ -1,4 +1,4 @@
-"""Send again the backtests a dead worker took down with it (embedded mode).
+"""Send again the work a dead worker took down with it (embedded mode): backtests and research.
 
 With Redis, ``acks_late`` is enough: a message whose worker vanished stays unacknowledged and
 comes back after the visibility timeout. Celery's ``filesystem://`` transport deletes a message
@@ -6,14 +6,22 @@ as soon as a worker fetches it, so when the whole worker is SIGKILLed (a machine
 kill, a notebook's worker killed with its kernel) the running link is gone and its job would stay
 STARTED for ever.
 
-A worker that starts on such a transport therefore looks for *stranded* jobs: unfinished jobs
-whose next link (the first one not yet SUCCESS) no live worker holds (active, reserved or
-scheduled) and no queue file of the broker still carries. That covers a link that was running
-and one that a worker had received but not started (its state is still PENDING: a dead worker's
-prefetched ``save_results`` message was lost that way). It sends their chain again with the
-same task ids, so a client that follows those ids sees the job through, and the links'
-idempotent writes (bets replaced in one transaction, keyed by job id) leave exactly one set of
-bets.
+A worker that starts on such a transport therefore looks for *stranded* links: links of
+unfinished jobs and research runs whose message was sent, that have not ended, and that no live
+worker holds (active, reserved or scheduled) and no queue file of the broker still carries.
+That covers a link that was running and one that a worker had received but not started (its
+state is still PENDING: a dead worker's prefetched ``save_results`` message was lost that way).
+
+- A backtest's links run one after the other; its open link is the first not yet SUCCESS
+  (:func:`next_link`), and a stranded job's chain is sent again.
+- A research run (sweep, walk-forward) is ``prepare | group(chunks)``: while ``prepare`` is
+  open it is the run's one open link; after it, every chunk not yet SUCCESS is (the group's
+  messages all went out when ``prepare`` succeeded). A stranded ``prepare`` re-sends the whole
+  workflow, a stranded chunk just that chunk.
+
+Everything is re-sent with its original task ids, so a client that follows those ids sees the
+work through, and the links' idempotent writes (bets, research rows: replaced in one
+transaction, keyed by job or run and index) leave exactly one set of results.
 """
 
 from __future__ import annotations
@@ -22,13 +30,16 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filterbets_nb.config import get_settings
+from filterbets_nb.db import research as research_store
 from filterbets_nb.db import store
 from filterbets_nb.db.models import BacktestJob, utcnow
+from filterbets_nb.db.research import ResearchRun
 from filterbets_nb.db.session import run_async
 
 logger = logging.getLogger(__name__)
@@ -38,6 +49,11 @@ logger = logging.getLogger(__name__)
 UNFINISHED = frozenset({"PENDING", "STARTED", "PROGRESS", "RETRY"})
 
 
+def _state(app: Any, task_id: str) -> str | None:
+    status = app.backend.get_task_meta(task_id).get("status")
+    return None if status is None else str(status)
+
+
 def next_link(app: Any, job: BacktestJob) -> str | None:
     """The job's first link that has not succeeded, if its message is out and it has not ended.
 
@@ -45,7 +61,7 @@ def next_link(app: Any, job: BacktestJob) -> str | None:
     exists (queued, received or running) unless a dead worker took it along.
     """
     for task_id in job.task_ids:
-        status = app.backend.get_task_meta(task_id).get("status")
+        status = _state(app, task_id)
         if status == "SUCCESS":
             continue
         return task_id if status in UNFINISHED else None
@@ -79,29 +95,72 @@ def queued_in_broker(folder: Path) -> set[str]:
     return ids
 
 
-def stranded_jobs(app: Any, *, max_age: dt.timedelta | None = None) -> list[BacktestJob]:
-    """Unfinished jobs whose next link nobody holds (see the module docstring).
+def open_research_links(app: Any, run: ResearchRun) -> list[str]:
+    """The run's links whose message is out and that have not ended (see the module docstring):
+    ``[prepare]`` while it is open, else the chunks not yet SUCCESS."""
+    prepare, chunks = run.task_ids[0], run.task_ids[1 : 1 + len(run.chunks)]
+    status = _state(app, prepare)
+    if status != "SUCCESS":
+        return [prepare] if status in UNFINISHED else []
+    return [task_id for task_id in chunks if _state(app, task_id) in UNFINISHED]
 
-    Jobs older than the result backend keeps results (``result_expires``) are left alone: their
-    links' states are gone, so nothing can tell a stranded job from a queued one.
-    """
-    age = max_age or dt.timedelta(seconds=int(app.conf.result_expires or 86400))
-    jobs = run_async(lambda s: store.unfinished_jobs(s, utcnow() - age))
-    candidates = [(job, link) for job in jobs if (link := next_link(app, job))]
-    links = [link for _, link in candidates]
+
+@dataclass
+class Stranded:
+    """The stranded work a starting worker found: jobs to send again, and per research run the
+    links of it to send again."""
+
+    jobs: list[BacktestJob]
+    runs: list[tuple[ResearchRun, list[str]]]
+
+
+def _unheld(app: Any, links: Sequence[str]) -> set[str]:
+    """Those of ``links`` that no live worker holds and no queue file carries."""
     # Workers first, then the queue folder, then workers again: a message moving from the folder
     # to a worker between two looks is seen in one of them.
     held = held_by_workers(app, links)
     held |= queued_in_broker(get_settings().broker_folder)
     held |= held_by_workers(app, [link for link in links if link not in held])
-    stranded = [job for job, link in candidates if link not in held]
+    return {link for link in links if link not in held}
+
+
+def find_stranded(app: Any, *, max_age: dt.timedelta | None = None) -> Stranded:
+    """Unfinished jobs whose next link, and research runs some of whose open links, nobody holds.
+
+    Work older than the result backend keeps results (``result_expires``) is left alone: its
+    links' states are gone, so nothing can tell stranded work from queued work.
+    """
+    age = max_age or dt.timedelta(seconds=int(app.conf.result_expires or 86400))
+    since = utcnow() - age
+    jobs = run_async(lambda s: store.unfinished_jobs(s, since))
+    runs = run_async(lambda s: research_store.unfinished_runs(s, since))
+    job_links = [(job, link) for job in jobs if (link := next_link(app, job))]
+    run_links = [(run, links) for run in runs if (links := open_research_links(app, run))]
+    unheld = _unheld(
+        app, [link for _, link in job_links] + [link for _, links in run_links for link in links]
+    )
+    stranded = Stranded(
+        jobs=[job for job, link in job_links if link in unheld],
+        runs=[
+            (run, lost) for run, links in run_links if (lost := [x for x in links if x in unheld])
+        ],
+    )
     logger.info(
-        "stranded-job check: %d unfinished, %d running, %d stranded",
+        "stranded-job check: %d unfinished, %d running, %d stranded; "
+        "research: %d unfinished, %d running, %d stranded",
         len(jobs),
-        len(candidates),
-        len(stranded),
+        len(job_links),
+        len(stranded.jobs),
+        len(runs),
+        len(run_links),
+        len(stranded.runs),
     )
     return stranded
+
+
+def stranded_jobs(app: Any, *, max_age: dt.timedelta | None = None) -> list[BacktestJob]:
+    """The backtest jobs of :func:`find_stranded`."""
+    return find_stranded(app, max_age=max_age).jobs
 
 
 def resend(job: BacktestJob) -> None:
@@ -112,15 +171,35 @@ def resend(job: BacktestJob) -> None:
     backtest_chain(job.id, job.task_ids).apply_async()
 
 
+def resend_research(run: ResearchRun, links: Sequence[str]) -> None:
+    """Send the stranded ``links`` of a research run again, with their original task ids."""
+    from filterbets_nb.tasks.research_tasks import chunk_signature, sweep_workflow
+
+    prepare, chunk_ids = run.task_ids[0], run.task_ids[1 : 1 + len(run.chunks)]
+    if prepare in links:
+        logger.warning("research run %s: its worker died in prepare; sending it again", run.id)
+        sweep_workflow(run.id, run.chunks, [prepare, *chunk_ids]).apply_async()
+        return
+    for chunk, task_id in zip(run.chunks, chunk_ids, strict=True):
+        if task_id in links:
+            logger.warning(
+                "research run %s: the worker holding chunk %s died; sending it again", run.id, chunk
+            )
+            chunk_signature(run.id, chunk, task_id).apply_async()
+
+
 def recover_stranded_jobs(app: Any) -> list[str]:
-    """Re-send every stranded job; returns their ids. Never raises: it runs at worker start."""
+    """Re-send all stranded work; returns the ids of its jobs and research runs. Never raises:
+    it runs at worker start."""
     try:
-        jobs = stranded_jobs(app)
-        for job in jobs:
+        stranded = find_stranded(app)
+        for job in stranded.jobs:
             resend(job)
-        return [job.id for job in jobs]
+        for run, links in stranded.runs:
+            resend_research(run, links)
+        return [job.id for job in stranded.jobs] + [run.id for run, _ in stranded.runs]
     except Exception:
-        logger.exception("could not look for stranded backtest jobs")
+        logger.exception("could not look for stranded work")
         return []
 
 

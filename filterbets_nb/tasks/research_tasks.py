@@ -1,12 +1,17 @@
-"""Research workflows: a sweep is one chain ``prepare | chord(chunks, finish)`` over the workers.
+"""Research workflows: a sweep is one chain ``prepare_sweep | group(sweep_chunk x N)``.
 
-``prepare_sweep`` checks the run and brings the scope's features up to date once; the chord's
-header is one ``sweep_chunk`` per slice of the grid (``chunk_size`` filters each, not one task per
-filter, so 500 filters are a few dozen messages); each chunk loads the scope's matches once (from
-its process's match cache when the data is unchanged) and evaluates its filters over them;
-``finish_sweep`` checks that every grid point has its row and ends the run. Links pass ids and
-index ranges, never match data; the grid itself is in the run row. Chunk tasks report
-``PROGRESS`` meta (filters done of the chunk), which the client adds up into one bar.
+``prepare_sweep`` checks the run and brings the scope's features up to date once; the group is
+one ``sweep_chunk`` per slice of the grid (a few filters each, not one task per filter, so 500
+filters are a few dozen messages); each chunk loads the scope's matches once per process (from
+its match cache when the data is unchanged), evaluates its filters over them, stores one row
+each, and the chunk that stores the last missing row ends the run SUCCESS. There is no chord:
+on the embedded SQLite backend a chord's body waits on a ``chord_unlock`` task that polls once a
+second (a delay on every sweep) and that a killed worker takes down with it, while "the run is
+done when every grid point has its row" needs no coordinator. Links pass ids and index ranges,
+never match data; the grid itself is in the run row. Chunk tasks report ``PROGRESS`` meta
+(filters done of the chunk), which the client adds up into one bar. Every link is
+``acks_late`` with ``reject_on_worker_lost``, and :mod:`.recovery` re-sends the links a killed
+embedded worker took along, under their task ids.
 
 ``scan_fixtures_task`` is the scanner for beat: add an entry such as
 ``{"task": "filterbets_nb.tasks.research_tasks.scan_fixtures_task", "schedule":
@@ -15,13 +20,15 @@ crontab(hour=2, minute=30), "args": [filter_dict]}`` to run it after the 02:00 r
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from celery import Signature, Task, chain, chord, group
+from celery import chain, group
 from celery.exceptions import Ignore
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,21 +42,29 @@ from filterbets_nb.research.evaluate import evaluate_points
 from filterbets_nb.research.grid import GridPoint
 from filterbets_nb.research.scan import scan_fixtures
 from filterbets_nb.stats import to_jsonable
+from filterbets_nb.status import ENDED_STATES
 from filterbets_nb.tasks.backtest_tasks import matches_with
-from filterbets_nb.tasks.base import RETRY_POLICY, task_db
+from filterbets_nb.tasks.base import RETRY_POLICY, RetryingTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.progress import ProgressRecorder, describe_error
+from filterbets_nb.tasks.scope import scope_args
 from filterbets_nb.teamstats import refresh_league
 
 logger = logging.getLogger(__name__)
 
-#: Grid points per chunk task by default: big enough that loading the matches once pays off,
-#: small enough that two processes share a 100-filter sweep evenly.
-DEFAULT_CHUNK_SIZE = 25
+#: Chunks a sweep is cut into by default (fewer when it has fewer filters): a multiple of 1, 2,
+#: 3, 4 and 6 worker processes, so each process takes as many equal chunks as the others and
+#: they finish together, while a small sweep's chunks still hold 2 filters or more, each
+#: chunk having a fixed cost (a message, two database sessions, its progress meta).
+DEFAULT_CHUNKS = 12
+#: Most filters a chunk holds by default: a big sweep gets more chunks than DEFAULT_CHUNKS, so
+#: its bar moves and a chunk lost with its worker costs little to evaluate again.
+MAX_CHUNK_SIZE = 25
 
 
-class ResearchTask(Task):
-    """A link of a research run: when it finally fails, the run row says why."""
+class ResearchTask(RetryingTask):
+    """A link of a research run (retried with the policy's backoff): when it finally fails,
+    the run row says why."""
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -61,7 +76,12 @@ class ResearchTask(Task):
         try:
             task_db(
                 lambda s: research_store.update_run(
-                    s, run_id, status="FAILURE", error=message, finished_at=utcnow()
+                    s,
+                    run_id,
+                    status="FAILURE",
+                    error=message,
+                    finished_at=utcnow(),
+                    unless=ENDED_STATES,
                 )
             )
         except Exception:  # the database itself may be what failed
@@ -72,21 +92,18 @@ OPTIONS: dict[str, Any] = {
     **RETRY_POLICY,
     "base": ResearchTask,
     "bind": True,
+    # As the backtest chain's links: acknowledged after running, given back if the process dies.
     "acks_late": True,
     "reject_on_worker_lost": True,
 }
-
-
-def _scope(scope: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
-    return scope.get("leagues") or None, scope.get("seasons") or None
 
 
 async def _live_run(session: AsyncSession, run_id: str) -> research_store.ResearchRun:
     run = await research_store.get_run(session, run_id)
     if run is None:
         raise ValueError(f"unknown research run {run_id!r}")
-    if run.status in ("REVOKED", "SUCCESS"):
-        raise Ignore()  # cancelled, or a redelivered copy of a finished run
+    if run.status in ENDED_STATES:
+        raise Ignore()  # cancelled, failed, or a redelivered copy of a finished run
     return run
 
 
@@ -96,7 +113,7 @@ def prepare_sweep(self: Any, *, run_id: str) -> dict[str, Any]:
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         run = await _live_run(session, run_id)
-        leagues, seasons = _scope(run.scope)
+        leagues, seasons = scope_args(run.scope)
         for league in await store.matches_missing_features(session, leagues):
             await refresh_league(session, league)
         total = await store.count_matches(session, leagues, seasons)
@@ -112,83 +129,108 @@ def prepare_sweep(self: Any, *, run_id: str) -> dict[str, Any]:
     return task_db(work)
 
 
-def _load_scope(scope: dict[str, Any], points: Sequence[GridPoint]) -> pd.DataFrame:
-    """The scope's matches with every column the chunk's filters need, through this process's
-    snapshots (:func:`.backtest_tasks.matches_with`): a worker that just ran a backtest or an
-    earlier chunk over the same scope reads only the columns it does not hold yet."""
+def _columns_for(points: Sequence[GridPoint]) -> list[str]:
     columns = ["season"]
     for point in points:
         columns += needed_columns(Filter.from_dict(point.filter))
-    return task_db(lambda session: matches_with(session, columns, scope))
+    return columns
 
 
 @celery_app.task(name="filterbets_nb.tasks.research_tasks.sweep_chunk", **OPTIONS)
 def sweep_chunk(self: Any, *, run_id: str, start: int, stop: int) -> dict[str, Any]:
-    """Evaluate grid points ``start:stop`` of the run over its scope; store one row each."""
-    run = task_db(lambda s: _live_run(s, run_id))
-    points = [GridPoint(p["params"], p["filter"]) for p in run.points[start:stop]]
+    """Evaluate grid points ``start:stop`` of the run over its scope; store one row each; end
+    the run when that made it complete. Two database sessions per chunk: one to read (the run,
+    and the matches through this process's snapshots, :func:`.backtest_tasks.matches_with`, so
+    a process that ran an earlier chunk reads only columns it does not hold yet), one to write.
+    """
+    settings = get_settings()
     recorder = ProgressRecorder(
         self,
         stage="",
         description=f"filters {start + 1}-{stop}",
-        min_interval=get_settings().progress_interval,
+        min_interval=settings.progress_interval,
     )
-    recorder.set(0, len(points), force=True)
-    matches = _load_scope(run.scope, points)
+    recorder.set(0, stop - start, force=True)
+
+    async def load(session: AsyncSession) -> tuple[list[GridPoint], pd.DataFrame]:
+        run = await _live_run(session, run_id)
+        points = [GridPoint(p["params"], p["filter"]) for p in run.points[start:stop]]
+        matches = await matches_with(session, _columns_for(points), run.scope)
+        return points, matches
+
+    points, matches = task_db(load)
+    if settings.evaluate_delay:  # fault injection (FILTERBETS_EVALUATE_DELAY): stay mid-chunk
+        time.sleep(settings.evaluate_delay)
     rows = evaluate_points(
         matches, points, start=start, progress=lambda done, total: recorder.set(done, total)
     )
     recorder.set(len(points), len(points), force=True)
 
-    async def save(session: AsyncSession) -> None:
+    async def save(session: AsyncSession) -> bool:
         await research_store.replace_rows(session, run_id, rows)
-        await research_store.update_run(session, run_id, status="PROGRESS")
+        await research_store.update_run(session, run_id, status="PROGRESS", unless=ENDED_STATES)
+        # Counted after the rows are committed: of two chunks ending together, the later
+        # commit's count sees both, so some chunk always ends the run.
+        await session.commit()
+        return await finish_if_complete(session, run_id)
 
-    task_db(save)
-    return {"status": "evaluated", "run_id": run_id, "start": start, "stop": stop}
-
-
-@celery_app.task(name="filterbets_nb.tasks.research_tasks.finish_sweep", **OPTIONS)
-def finish_sweep(self: Any, chunks: Sequence[Any] = (), *, run_id: str) -> dict[str, Any]:
-    """End the run: SUCCESS when every grid point has its row."""
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        run = await _live_run(session, run_id)
-        stored = await research_store.count_rows(session, run_id)
-        if stored != run.n_filters:
-            raise RuntimeError(f"run {run_id}: {stored} of {run.n_filters} grid points stored")
-        await research_store.update_run(
-            session, run_id, status="SUCCESS", finished_at=utcnow(), error=None
-        )
-        return {"status": "success", "run_id": run_id, "filters": stored}
-
-    return task_db(work)
+    ended = task_db(save)
+    return {"status": "evaluated", "run_id": run_id, "start": start, "stop": stop, "ended": ended}
 
 
-def chunk_bounds(n_points: int, chunk_size: int) -> list[list[int]]:
-    """``[[start, stop], ...]`` slices of ``chunk_size`` points covering ``n_points``."""
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return [
-        [i * chunk_size, min((i + 1) * chunk_size, n_points)]
-        for i in range(math.ceil(n_points / chunk_size))
-    ]
+async def finish_if_complete(session: AsyncSession, run_id: str) -> bool:
+    """End the run SUCCESS when every grid point has its row; whether this call ended it."""
+    run = await research_store.get_run(session, run_id)
+    if run is None or run.status in ENDED_STATES:
+        return False
+    if await research_store.count_rows(session, run_id) < run.n_filters:
+        return False
+    return await research_store.update_run(
+        session, run_id, status="SUCCESS", finished_at=utcnow(), error=None, unless=ENDED_STATES
+    )
+
+
+def chunk_size_for(n_points: int) -> int:
+    """Filters per chunk by default: :data:`DEFAULT_CHUNKS` chunks, of at most
+    :data:`MAX_CHUNK_SIZE` filters."""
+    return max(1, min(MAX_CHUNK_SIZE, math.ceil(n_points / DEFAULT_CHUNKS)))
+
+
+def chunk_bounds(n_points: int, chunk_size: int | None = None) -> list[list[int]]:
+    """``[[start, stop], ...]`` slices of at most ``chunk_size`` points covering ``n_points``,
+    as even as possible (sizes differ by at most one, so there is no short straggler and no
+    long tail). ``None``: :func:`chunk_size_for`."""
+    size = chunk_size_for(n_points) if chunk_size is None else chunk_size
+    if size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {size}")
+    n_chunks = math.ceil(n_points / size)
+    edges = [n_points * i // n_chunks for i in range(n_chunks + 1)]
+    return [[a, b] for a, b in itertools.pairwise(edges)]
+
+
+def chunk_signature(run_id: str, chunk: Sequence[int], task_id: str) -> Any:
+    """One chunk's task under its fixed id (in the workflow, and when recovery re-sends it)."""
+    start, stop = (int(x) for x in chunk)
+    return sweep_chunk.si(run_id=run_id, start=start, stop=stop).set(task_id=task_id)
 
 
 def sweep_workflow(run_id: str, chunks: Sequence[Sequence[int]], task_ids: Sequence[str]) -> Any:
-    """The run's workflow with every task id fixed up front: ``task_ids`` is prepare, one per
-    chunk, finish, so a client can follow each link before it runs."""
-    if len(task_ids) != len(chunks) + 2:
-        raise ValueError(f"need {len(chunks) + 2} task ids, got {len(task_ids)}")
-    header = group(
-        sweep_chunk.si(run_id=run_id, start=int(a), stop=int(b)).set(task_id=tid)
-        for (a, b), tid in zip(chunks, task_ids[1:-1], strict=True)
-    )
-    body: Signature = finish_sweep.s(run_id=run_id).set(task_id=task_ids[-1])
-    return chain(prepare_sweep.si(run_id=run_id).set(task_id=task_ids[0]), chord(header, body))
+    """The run's workflow with every task id fixed up front: ``task_ids`` is prepare, then one
+    per chunk, so a client can follow each link before it runs and recovery can re-send it."""
+    if len(task_ids) != len(chunks) + 1:
+        raise ValueError(f"need {len(chunks) + 1} task ids, got {len(task_ids)}")
+    chunk_tasks = [
+        chunk_signature(run_id, chunk, tid) for chunk, tid in zip(chunks, task_ids[1:], strict=True)
+    ]
+    return chain(prepare_sweep.si(run_id=run_id).set(task_id=task_ids[0]), group(chunk_tasks))
 
 
-@celery_app.task(name="filterbets_nb.tasks.research_tasks.scan_fixtures_task", **RETRY_POLICY)
+@celery_app.task(
+    name="filterbets_nb.tasks.research_tasks.scan_fixtures_task",
+    **RETRY_POLICY,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def scan_fixtures_task(
     filter_dict: dict[str, Any], leagues: list[str] | None = None
 ) -> dict[str, Any]:
