@@ -19,15 +19,14 @@ b. the same sweep on a worker with 1 process and then with 2 (target >= 1.8x; is
 
 Each worker first runs a small untimed sweep over filters from the whole grid, chunks of one,
 so imports, connections and every process's match cache are warm for both sides. Redis is an
-index of its own (``FILTERBETS_BENCH_REDIS_URL``, flushed first, or else an empty one claimed
-the way the tests claim theirs), flushed at the end; every process started here is stopped,
-also on Ctrl-C.
+index of its own (``FILTERBETS_BENCH_REDIS_URL``, or else an empty one claimed the way the tests
+claim theirs, see ``benchmarks/tasks.py``), flushed first and at the end; every process started
+here is stopped, also on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import tempfile
@@ -35,31 +34,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-REDIS_SERVER = os.environ.get("FILTERBETS_BENCH_REDIS_SERVER", "redis://127.0.0.1:6379")
-CLAIM_KEY = "filterbets:bench-run"
-
-
-def claim_redis_index() -> str:
-    """An empty Redis index of the server, claimed with ``SET NX`` (a day's expiry) the way the
-    test suite claims its own, so a benchmark never shares queues with, or flushes, a test
-    run's index."""
-    import redis
-
-    for index in range(1, 16):
-        client = redis.Redis.from_url(f"{REDIS_SERVER}/{index}", socket_timeout=3)
-        try:
-            if client.dbsize() == 0 and client.set(CLAIM_KEY, os.getpid(), nx=True, ex=86400):
-                return f"{REDIS_SERVER}/{index}"
-        finally:
-            client.close()
-    raise RuntimeError(f"no free Redis index on {REDIS_SERVER}")
-
-
-#: Whether this run claimed its index (then it is empty but for the claim, kept until the end).
-CLAIMED = "FILTERBETS_BENCH_REDIS_URL" not in os.environ
-if CLAIMED:
-    os.environ["FILTERBETS_BENCH_REDIS_URL"] = claim_redis_index()
-
 # The process, database and CPU helpers of the task benchmark (never imports the Celery app).
 import tasks as bench  # noqa: E402
 
@@ -149,8 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Redis {bench.REDIS_URL} (flushed at the end), PostgreSQL database of its own")
     n, chunk, matches = str(args.filters), str(args.chunk_size), str(args.matches)
     try:
-        if not CLAIMED:
-            bench.flush_redis()
+        bench.flush_redis()
         with tempfile.TemporaryDirectory() as tmp, bench.scratch_database() as url:
             env = bench.redis_env(Path(tmp), url)
             print("demo matches:", bench.run_client(env, CLIENT, n, chunk, "load", matches, "0"))

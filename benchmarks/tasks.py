@@ -26,13 +26,15 @@ c. a sweep of ``--sweep-filters`` different filters, submitted at once with ``fb
    anything else on the machine: a speed-up measured next to other busy processes says so.
 
 Every process it starts is stopped, its database dropped and only its own Redis index
-(``FILTERBETS_BENCH_REDIS_URL``, default db 10) flushed, also on Ctrl-C; workers additionally
-watch this process (``FILTERBETS_PARENT_PID``) and exit if it is killed outright.
+(``FILTERBETS_BENCH_REDIS_URL``, or a free one claimed for the run) flushed, also on Ctrl-C;
+workers additionally watch this process (``FILTERBETS_PARENT_PID``) and exit if it is killed
+outright.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import json
@@ -62,7 +64,22 @@ from filterbets_nb.worker import worker_command  # noqa: E402
 PG_ADMIN_URL = os.environ.get(
     "FILTERBETS_BENCH_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("FILTERBETS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+REDIS_SERVER = os.environ.get("FILTERBETS_BENCH_REDIS_SERVER", "redis://127.0.0.1:6379")
+
+
+def _redis_url() -> str:
+    """``FILTERBETS_BENCH_REDIS_URL``, else an empty index claimed as the test suite claims its
+    own (released at exit), so a benchmark never flushes or consumes a test run's queues."""
+    given = os.environ.get("FILTERBETS_BENCH_REDIS_URL")
+    if given:
+        return given
+    owner = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    url = testing.claim_redis_index(REDIS_SERVER, owner)
+    atexit.register(testing.release_redis_index, url, owner)
+    return url
+
+
+REDIS_URL = _redis_url()
 
 CHAIN_TARGET_MS = 15.0
 PROGRESS_TARGET_PCT = 2.0

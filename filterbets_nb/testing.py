@@ -71,6 +71,50 @@ def flush_redis(url: str, timeout: float = 5) -> None:
         client.close()
 
 
+#: Where claims on Redis indexes live: in index 0, so emptying a claimed index (tests and
+#: benchmarks flush theirs between steps) never makes it look free to another run.
+CLAIM_PREFIX = "filterbets:claimed-index:"
+
+
+def claim_redis_index(server: str, owner: str, ttl: int = 86400) -> str:
+    """An empty Redis index (1-15) of ``server`` for one test or benchmark run alone.
+
+    The claim is a ``SET NX`` key in index 0 that expires after ``ttl`` seconds in case the run
+    is killed; an index that holds data is never claimed, whoever put it there.
+    """
+    import redis
+
+    registry = redis.Redis.from_url(f"{server}/0", socket_timeout=3)
+    try:
+        for index in range(15, 0, -1):
+            candidate = redis.Redis.from_url(f"{server}/{index}", socket_timeout=3)
+            try:
+                if candidate.dbsize() == 0 and registry.set(
+                    f"{CLAIM_PREFIX}{index}", owner, nx=True, ex=ttl
+                ):
+                    return f"{server}/{index}"
+            finally:
+                candidate.close()
+    finally:
+        registry.close()
+    raise RuntimeError(f"no free Redis index on {server} (1-15 all hold data or are claimed)")
+
+
+def release_redis_index(url: str, owner: str) -> None:
+    """Empty a claimed index and give it back (only if ``owner`` still holds the claim)."""
+    import redis
+
+    flush_redis(url)
+    server, index = url.rsplit("/", 1)
+    registry = redis.Redis.from_url(f"{server}/0", socket_timeout=3)
+    try:
+        key = f"{CLAIM_PREFIX}{index}"
+        if registry.get(key) == owner.encode():
+            registry.delete(key)
+    finally:
+        registry.close()
+
+
 def run_python(
     code: str,
     env: dict[str, str],
