@@ -298,8 +298,8 @@ def _json_texts(values: pd.Series) -> pd.Series:
 
 
 def _stored_json(values: pd.Series) -> npt.NDArray[np.object_]:
-    """Stored ``odds_extra`` text with every way of saying "none" (NULL, ``null``, ``{}``) as
-    None, the incoming side's spelling."""
+    """``odds_extra`` texts with every way of saying "none" (NULL, NaN, ``null``, ``{}``) as
+    None, so that the two sides compare."""
     out = values.astype(object).to_numpy(copy=True)
     out[pd.isna(out)] = None
     out[np.isin(out, ["null", "{}"])] = None
@@ -347,7 +347,7 @@ def _equal_rows(rows: pd.DataFrame, stored: pd.DataFrame) -> npt.NDArray[np.bool
     mine = rows[numbers].to_numpy(dtype=np.float64, na_value=np.nan)
     theirs = stored[numbers].to_numpy(dtype=np.float64, na_value=np.nan)
     same &= ((mine == theirs) | (np.isnan(mine) & np.isnan(theirs))).all(axis=1)
-    incoming = rows["odds_extra"].to_numpy(dtype=object)
+    incoming = _stored_json(rows["odds_extra"])
     kept = _stored_json(stored["odds_extra"])
     text_differs = np.flatnonzero(same & (incoming != kept))
     for i in text_differs.tolist():
