@@ -163,8 +163,8 @@ class PushProgress:
 
 
 #: Rows handed to one upsert: the upsert is a handful of statements whatever its size, and
-#: its frames (about 1 kB a row) stay near a hundred megabytes.
-_BLOCK_ROWS = 100_000
+#: its frames (about 1 kB a row) stay near fifty megabytes.
+_BLOCK_ROWS = 50_000
 
 
 def _batches(

@@ -156,7 +156,7 @@ def test_cli_fetch_prints_the_report(site: SiteServer, tmp_path: Path) -> None:
     assert "E0 2019-20 downloaded 175094 imported" in done.stdout
     assert "E0_2019-20.csv     E0 2019-20    380" in done.stdout
     assert "BRA_all.csv line 3, column PSCA: 'Pinnacle' is not a number" in done.stdout
-    assert "fetch: import [#" in done.stderr and "waiting" not in done.stderr  # progress
+    assert "fetch: 2/4 import [#" in done.stderr and "waiting" not in done.stderr  # progress
 
 
 @pytest.mark.slow

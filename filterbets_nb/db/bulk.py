@@ -26,7 +26,7 @@ import pyarrow.csv as pa_csv
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 #: Rows per ``executemany`` on SQLite: bounds the tuples alive at once.
-_SQLITE_ROWS = 50_000
+_SQLITE_ROWS = 10_000
 
 
 async def asyncpg_driver(connection: AsyncConnection) -> Any | None:

@@ -360,11 +360,15 @@ def _equal_rows(rows: pd.DataFrame, stored: pd.DataFrame) -> npt.NDArray[np.bool
 async def _existing_matches(connection: AsyncConnection, rows: pd.DataFrame) -> pd.DataFrame:
     """The stored matches of the rows' leagues between their first and last date (keys as in
     ``rows``: ``match_date`` in days), or an empty frame when there are none."""
-    ids = ", ".join(str(int(i)) for i in sorted(rows["league_id"].unique()))
-    days = rows["match_date"].to_numpy()
-    first, last = (str(np.datetime64(int(d), "D")) for d in (days.min(), days.max()))
+    # Per league its own date range: a batch of one league's new season must not read the
+    # league's other seasons, nor another league's whole history between the batch's dates.
+    spans = rows.groupby("league_id", sort=True)["match_date"].agg(["min", "max"])
+    where = " OR ".join(
+        f"(league_id = {int(league)} AND match_date BETWEEN"
+        f" '{np.datetime64(int(low), 'D')}' AND '{np.datetime64(int(high), 'D')}')"
+        for league, low, high in zip(spans.index, spans["min"], spans["max"], strict=True)
+    )
     columns = ["id", *_KEY, *_VALUE_COLUMNS]
-    where = f"league_id IN ({ids}) AND match_date BETWEEN '{first}' AND '{last}'"
     # A fresh scope has nothing to diff: one indexed probe instead of the whole read.
     probe = await connection.exec_driver_sql(f"SELECT 1 FROM matches WHERE {where} LIMIT 1")
     if probe.first() is None:
