@@ -34,6 +34,7 @@ import pandas as pd
 
 from filterbets_nb.config import get_settings
 from filterbets_nb.importer import EXTRA_LEAGUE_CODES, CsvFormatError, read_football_data
+from filterbets_nb.loading import PushProgress
 from filterbets_nb.schema import season_of
 
 __all__ = [
@@ -170,54 +171,6 @@ class FetchReport:
         return "\n".join(lines)
 
 
-class _Progress:
-    """Push-style progress for the package's :class:`.notebook.ProgressBar` (widget in Jupyter,
-    one text line elsewhere): files done / total and bytes downloaded."""
-
-    def __init__(
-        self, total: int, show: bool, on_status: Callable[[dict[str, Any]], None] | None
-    ) -> None:
-        self.status: dict[str, Any] = {}
-        self.on_status = on_status
-        self._step: tuple[str, int] | None = None
-        self.set("download", 0, total, "connecting")
-        self.bar: Any = None
-        if show:
-            from filterbets_nb.notebook import ProgressBar
-
-            self.bar = ProgressBar(lambda: self.status, description="fetch")
-            self.bar.display()
-
-    def set(self, stage: str, done: int, total: int, description: str) -> None:
-        percent = 100.0 if total <= 0 else round(100.0 * min(done, total) / total, 2)
-        self.status = {
-            "state": "PROGRESS",
-            "error": None,
-            "progress": {
-                "current": done,
-                "total": total,
-                "percent": percent,
-                "stage": stage,
-                "description": description,
-            },
-        }
-        if self.on_status is not None and (stage, done) != self._step:
-            self._step = (stage, done)  # once per file: a task publishes each as task meta
-            self.on_status(self.status)
-
-    def end(self, error: str | None = None) -> None:
-        self.status = {
-            **self.status,
-            "state": "FAILURE" if error else "SUCCESS",
-            "error": error,
-        }
-        if self.on_status is not None:
-            self.on_status(self.status)
-        if self.bar is not None:
-            self.bar.update(self.status)
-            self.bar.close()
-
-
 def _meta_path(path: Path) -> Path:
     return path.with_name(path.name + ".meta.json")
 
@@ -301,6 +254,10 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: The steps of a fetch, as its progress bar (and the daily refresh's task meta) counts them.
+FETCH_STAGES: Final[tuple[str, ...]] = ("download", "import", "store", "features")
+
+
 def fetch(
     leagues: str | Sequence[str],
     seasons: str | Sequence[str] | None = None,
@@ -337,7 +294,7 @@ def fetch(
     for code in dict.fromkeys(codes):
         wanted += [(code, None)] if code in EXTRA_CODES else [(code, s) for s in labels]
     cache = settings.data_dir / "football-data"
-    bar = _Progress(len(wanted), progress, on_status)
+    bar = PushProgress("fetch", FETCH_STAGES, len(wanted), progress, on_status)
     files: list[FetchedFile] = []
     offline_reason = ""
     downloaded = 0
@@ -381,7 +338,7 @@ def fetch(
     return report
 
 
-def _import(report: FetchReport, bar: _Progress, strict: bool, store_files: Any) -> None:
+def _import(report: FetchReport, bar: PushProgress, strict: bool, store_files: Any) -> None:
     """Parse the files not imported into this database in their current form, store the
     good ones in one transaction, and record what was imported in each file's meta."""
     database = _database_key()
@@ -411,7 +368,7 @@ def _import(report: FetchReport, bar: _Progress, strict: bool, store_files: Any)
         replace(p, path=f"{report.files[i].league}_{report.files[i].season or 'all'}.csv")
         for i, p in parsed
     ]
-    report.imported = store_files(named)
+    report.imported = store_files(named, progress=bar.set)
     for i, _ in parsed:
         f = report.files[i]
         meta = _read_meta(f.path)

@@ -7,8 +7,9 @@ the database exactly as it was, and then recompute the touched leagues' pre-matc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,38 +95,136 @@ class LoadReport:
         return pd.DataFrame(rows, columns=["file", "line", "column", "value", "reason"])
 
 
-#: Rows the demo hands to one upsert: the upsert holds a few Python objects per cell, so a
-#: million matches at once peak at gigabytes; blocks of this size keep it to tens of megabytes.
-_DEMO_BLOCK_ROWS = 20_000
+#: ``progress(stage, done, total, description)``: what :func:`import_files` reports as it goes
+#: (stage ``"store"``: rows written; ``"features"``: leagues whose features are recomputed).
+Progress = Callable[[str, int, int, str], None]
+
+
+class PushProgress:
+    """Push-style progress for the package's :class:`.notebook.ProgressBar` (widget in Jupyter,
+    one text line elsewhere), for work done in this process (a fetch, an import, the demo).
+
+    ``stages`` are the steps in order: the status carries the step's index so the bar draws the
+    whole run's percent, each step an equal share. ``on_status`` gets the status once per step
+    and count (the daily refresh task publishes it as its task meta).
+    """
+
+    def __init__(
+        self,
+        description: str,
+        stages: Sequence[str],
+        total: int,
+        show: bool,
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.stages = tuple(stages)
+        self.status: dict[str, Any] = {}
+        self.on_status = on_status
+        self._step: tuple[str, int] | None = None
+        self.set(self.stages[0], 0, total, "starting")
+        self.bar: Any = None
+        if show:
+            from filterbets_nb.notebook import ProgressBar
+
+            self.bar = ProgressBar(lambda: self.status, description=description)
+            self.bar.display()
+
+    def set(self, stage: str, done: int, total: int, description: str) -> None:
+        percent = 100.0 if total <= 0 else round(100.0 * min(done, total) / total, 2)
+        index = self.stages.index(stage) + 1 if stage in self.stages else 0
+        self.status = {
+            "state": "PROGRESS",
+            "error": None,
+            "progress": {
+                "current": done,
+                "total": total,
+                "percent": percent,
+                "stage": stage,
+                "stage_index": index,
+                "stages": len(self.stages) if index else 0,
+                "description": description,
+            },
+        }
+        if self.on_status is not None and (stage, done) != self._step:
+            self._step = (stage, done)
+            self.on_status(self.status)
+
+    def end(self, error: str | None = None) -> None:
+        self.status = {
+            **self.status,
+            "state": "FAILURE" if error else "SUCCESS",
+            "error": error,
+        }
+        if self.on_status is not None:
+            self.on_status(self.status)
+        if self.bar is not None:
+            self.bar.update(self.status)
+            self.bar.close()
+
+
+#: Rows handed to one upsert: the upsert is a handful of statements whatever its size, and
+#: its frames (about 1 kB a row) stay near fifty megabytes.
+_BLOCK_ROWS = 50_000
+
+
+def _batches(
+    frames: Iterable[tuple[pd.DataFrame, str]],
+) -> Iterator[list[tuple[pd.DataFrame, str]]]:
+    """Consecutive frames gathered into lists of about :data:`_BLOCK_ROWS` rows."""
+    batch: list[tuple[pd.DataFrame, str]] = []
+    rows = 0
+    for frame, source in frames:
+        if batch and rows + len(frame) > _BLOCK_ROWS:
+            yield batch
+            batch, rows = [], 0
+        batch.append((frame, source))
+        rows += len(frame)
+    if batch:
+        yield batch
 
 
 async def _store(
-    session: AsyncSession, frames: Iterable[tuple[pd.DataFrame, str]]
+    session: AsyncSession,
+    frames: Iterable[tuple[pd.DataFrame, str]],
+    progress: Progress | None = None,
+    total: int = 0,
 ) -> tuple[LoadReport, list[store.UpsertCounts]]:
+    """Upsert ``frames`` (``total`` rows, 0 when not known) and recompute the features of the
+    leagues that changed, reporting rows stored and leagues done to ``progress``."""
+    report = progress or (lambda stage, done, total, description: None)
     await store.lock_for_import(session)
     counts = store.UpsertCounts()
     per_frame: list[store.UpsertCounts] = []
     leagues: set[str] = set()
     changed: set[str] = set()
-    for frame, source in frames:
-        done = await store.upsert_matches(session, frame, source)
-        per_frame.append(done)
-        counts += done
-        codes = set(frame["league"].astype(str).unique())
-        leagues |= codes
-        if done.added or done.updated:
-            changed |= codes
+    stored = 0
+    report("store", 0, total, "writing matches")
+    for batch in _batches(frames):
+        done = await store.upsert_match_frames(session, batch)
+        per_frame += done
+        for (frame, _), part in zip(batch, done, strict=True):
+            counts += part
+            stored += len(frame)
+            codes = set(frame["league"].astype(str).unique())
+            leagues |= codes
+            if part.added or part.updated:
+                changed |= codes
+        report("store", stored, max(total, stored), f"{stored:,} matches written")
     # Features depend only on the stored matches: a league whose rows all came back unchanged
     # keeps them (unless some are missing), which makes a re-import cheap.
     if leagues:
         changed |= set(await store.matches_missing_features(session, sorted(leagues)))
-    for league in sorted(changed):
+    todo = sorted(changed)
+    for n, league in enumerate(todo):
+        report("features", n, len(todo), f"features of {league}")
         await refresh_league(session, league)
+    report("features", len(todo), len(todo), f"features of {len(todo)} league(s)")
     return LoadReport(counts.added, counts.updated, counts.unchanged, sorted(leagues)), per_frame
 
 
-def import_files(parsed: Sequence[ImportedFile]) -> LoadReport:
-    """Store already parsed files in one transaction and recompute their leagues' features."""
+def import_files(parsed: Sequence[ImportedFile], *, progress: Progress | None = None) -> LoadReport:
+    """Store already parsed files in one transaction and recompute their leagues' features;
+    ``progress`` hears of rows stored and leagues refreshed."""
     ensure_schema()
     # Played matches and fixtures are upserted apart: their goal columns differ in type.
     report, per_frame = run_async(
@@ -136,6 +235,8 @@ def import_files(parsed: Sequence[ImportedFile]) -> LoadReport:
                 for p in parsed
                 for frame in (p.frame, p.fixtures)
             ],
+            progress,
+            sum(len(p.frame) + len(p.fixtures) for p in parsed),
         )
     )
     per_file = [per_frame[2 * i] + per_frame[2 * i + 1] for i in range(len(parsed))]
@@ -159,25 +260,44 @@ def import_files(parsed: Sequence[ImportedFile]) -> LoadReport:
 
 
 def import_csv(
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, strict: bool = False
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    strict: bool = False,
+    progress: bool = True,
 ) -> LoadReport:
     """Import football-data.co.uk files in one transaction.
 
     Any file with a malformed date, team or result rejects the whole import (nothing is
     written); a row with a stray price cell is kept without prices and listed in
     :meth:`LoadReport.dropped_prices`, unless ``strict``, which rejects that too.
+    ``progress`` shows the package's progress bar (files read, matches written, leagues whose
+    features are recomputed).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    parsed = [read_football_data(path, strict=strict) for path in paths]  # raises before writing
-    return import_files(parsed)
+    bar = PushProgress("import", _IMPORT_STAGES, len(paths), progress)
+    try:
+        parsed = []
+        for n, path in enumerate(paths):  # everything is parsed before anything is written
+            bar.set("read", n, len(paths), f"reading {os.path.basename(path)}")
+            parsed.append(read_football_data(path, strict=strict))
+        report = import_files(parsed, progress=bar.set)
+    except BaseException as exc:
+        bar.end(f"{type(exc).__name__}: {exc}")
+        raise
+    bar.end()
+    return report
 
 
-def load_demo(*, n_matches: int | None = None, seed: int = 0) -> LoadReport:
+#: The steps of an import, as its progress bar counts them.
+_IMPORT_STAGES = ("read", "store", "features")
+
+
+def load_demo(*, n_matches: int | None = None, seed: int = 0, progress: bool = False) -> LoadReport:
     """Generate the seeded synthetic leagues and store them (idempotent for the same seed).
 
     The matches are generated and written a block at a time, so a million of them never sit
-    in memory at once.
+    in memory at once. ``progress`` shows the package's progress bar.
     """
     ensure_schema()
     source = f"synthetic:{seed}"
@@ -185,8 +305,14 @@ def load_demo(*, n_matches: int | None = None, seed: int = 0) -> LoadReport:
     def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
         for block in generate_match_blocks(n_matches=n_matches, seed=seed):
             rows = block.drop(columns="match_id")
-            for start in range(0, len(rows), _DEMO_BLOCK_ROWS):
-                yield rows.iloc[start : start + _DEMO_BLOCK_ROWS], source
+            for start in range(0, len(rows), _BLOCK_ROWS):
+                yield rows.iloc[start : start + _BLOCK_ROWS], source
 
-    report, _ = run_async(lambda s: _store(s, blocks()))
+    bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
+    try:
+        report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
+    except BaseException as exc:
+        bar.end(f"{type(exc).__name__}: {exc}")
+        raise
+    bar.end()
     return report

@@ -15,7 +15,7 @@ from filterbets_nb.features import compute_features, team_snapshot
 
 async def refresh_league(session: AsyncSession, league: str) -> dict[str, Any]:
     """Replace ``match_features`` and ``team_stats`` of ``league`` from its stored matches."""
-    matches = await store.load_matches(session, [league], features=False)
+    matches = await store.load_results(session, league)
     features = compute_features(matches)
     n_features = await store.replace_features(session, league, features)
     n_teams = await store.replace_team_stats(session, league, team_snapshot(matches))

@@ -319,3 +319,65 @@ def test_two_processes_importing_at_once_on_a_fresh_database_both_succeed(
                 p.wait(10)
         if name:
             testing.drop_database(PG_ADMIN_URL, name)
+
+
+def _stored(league: str) -> pd.DataFrame:
+    """Every stored match of ``league`` (fixtures too), with its id, by kick-off."""
+    t = matches_table
+
+    async def read(session: Any) -> pd.DataFrame:
+        stmt = select(t).order_by(t.c.kickoff, t.c.id)
+        rows = (await session.execute(stmt)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows])
+
+    return run_async(read)
+
+
+def _version(league: str) -> str:
+    from filterbets_nb.db.match_columns import scope_version
+
+    return run_async(lambda s: scope_version(s, [league], None))
+
+
+def test_bulk_upsert_inserts_updates_and_counts_unchanged(database: str) -> None:
+    """The vectorised upsert: new rows in bulk, a re-upsert changes nothing, one changed price
+    updates exactly that row (and the league's version), NULL equals NaN, None equals {}."""
+    frame = load_demo_frame()
+    frame["extra_odds"] = [{"XH": 2.5} if i % 2 else {} for i in range(len(frame))]
+    frame.loc[frame.index[3], "b365_home"] = float("nan")
+    first = run_async(lambda s: store.upsert_matches(s, frame, "a"))
+    assert (first.added, first.updated, first.unchanged) == (len(frame), 0, 0)
+    league = str(frame["league"].iloc[0])
+    before, version = _stored(league), _version(league)
+    again = run_async(lambda s: store.upsert_matches(s, frame, "a"))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, len(frame))
+    assert _version(league) == version  # nothing written, nothing bumped
+    pd.testing.assert_frame_equal(_stored(league), before)
+    changed = frame.copy()
+    changed.loc[changed.index[5], "avg_draw"] = changed["avg_draw"].iloc[5] + 0.01
+    counts = run_async(lambda s: store.upsert_matches(s, changed, "b"))
+    assert (counts.added, counts.updated, counts.unchanged) == (0, 1, len(frame) - 1)
+    assert _version(league) != version
+    after = _stored(league)
+    moved = after.index[(after["source"] == "b").to_numpy()].tolist()
+    assert len(moved) == 1 and after.loc[moved[0], "id"] == before.loc[moved[0], "id"]
+    assert after.loc[moved[0], "avg_draw"] == pytest.approx(changed["avg_draw"].iloc[5])
+    assert after["b365_home"].isna().sum() == before["b365_home"].isna().sum()
+
+
+def test_bulk_upsert_of_several_frames_counts_each(database: str) -> None:
+    """Frames upserted together get their own counts; a key repeated across frames is upserted
+    in order (the later frame updates the earlier one); a key twice in one frame is refused."""
+    frame = load_demo_frame()
+    head, tail = frame.iloc[:8], frame.iloc[8:]
+    counts = run_async(lambda s: store.upsert_match_frames(s, [(head, "x"), (tail, "y")]))
+    assert [(c.added, c.updated, c.unchanged) for c in counts] == [(8, 0, 0), (12, 0, 0)]
+    repriced = head.assign(max_home=head["max_home"] + 1.0)
+    counts = run_async(
+        lambda s: store.upsert_match_frames(s, [(head, "x"), (repriced, "z"), (frame.iloc[:0], "")])
+    )
+    assert [(c.added, c.updated, c.unchanged) for c in counts] == [(0, 0, 8), (0, 8, 0), (0, 0, 0)]
+    twice = pd.concat([head.iloc[:1], head.iloc[:1]])
+    with pytest.raises(ValueError, match="appears twice in one frame"):
+        run_async(lambda s: store.upsert_matches(s, twice))
+    assert _count(matches_table) == 20

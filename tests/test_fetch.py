@@ -156,7 +156,7 @@ def test_cli_fetch_prints_the_report(site: SiteServer, tmp_path: Path) -> None:
     assert "E0 2019-20 downloaded 175094 imported" in done.stdout
     assert "E0_2019-20.csv     E0 2019-20    380" in done.stdout
     assert "BRA_all.csv line 3, column PSCA: 'Pinnacle' is not a number" in done.stdout
-    assert "fetch: import [#" in done.stderr and "waiting" not in done.stderr  # progress
+    assert "fetch: 2/4 import [#" in done.stderr and "waiting" not in done.stderr  # progress
 
 
 @pytest.mark.slow
@@ -190,3 +190,47 @@ print(json.dumps({**out, "refreshed": refreshed}))
         assert second["refreshed"] == ["BRA", "E0"]
     finally:
         worker.stop()
+
+
+@pytest.mark.slow
+def test_daily_refresh_shows_one_bar_across_fetch_import_and_the_fan_out(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    """The refresh, followed like ``fb.refresh_team_stats`` follows it (``TaskRun`` through
+    ``status.wait_for``): one job-wide percent that never goes back, through the fetch's
+    steps and the per-league fan-out, ending only when every league is refreshed, with what
+    the import changed per league."""
+    env = embedded_env(tmp_path / "bar")
+    env.update(FILTERBETS_FOOTBALL_DATA_URL=site.url, FILTERBETS_FOLLOW_LEAGUES="BRA,E0")
+    done = cli(env, "import", str(SHARED_DATA / "E0_2019-20.csv"))
+    assert done.returncode == 0, done.stderr
+    code = """
+import json
+from filterbets_nb.client import TaskRun
+from filterbets_nb.notebook import job_percent
+from filterbets_nb.status import wait_for
+from filterbets_nb.tasks.stats_tasks import refresh_all_team_stats_task
+import filterbets_nb as fb
+seen = []
+def note(status):
+    p = status["progress"]
+    seen.append([status["state"], p.get("stage", ""), job_percent(status)])
+task = TaskRun(refresh_all_team_stats_task.delay().id, "refresh")
+end = wait_for(task, timeout=180, poll=0.02, on_status=note)
+from filterbets_nb.tasks.progress import read_progress
+result = read_progress(task.task_id)["result"]
+print(json.dumps({"seen": seen, "changes": result["changes"],
+                  "teams": sorted(set(fb.team_stats()["league"]))}))
+"""
+    worker = Worker(env, tmp_path / "worker.log", concurrency=1)
+    try:
+        out = run_py(env, code)
+    finally:
+        worker.stop()
+    percents = [p for _, _, p in out["seen"]]
+    assert percents == sorted(percents), out["seen"]  # one bar, never going back
+    stages = {stage for state, stage, _ in out["seen"] if state == "PROGRESS"}
+    assert "stats" in stages and stages & {"download", "import", "store", "features"}, stages
+    assert out["seen"][-1][0] == "SUCCESS" and percents[-1] == 100.0
+    assert out["changes"] == {"BRA": {"added": 3, "updated": 0}}
+    assert out["teams"] == ["BRA", "E0"]  # the fan-out had ended when the wait did

@@ -10,18 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Select, delete, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from filterbets_nb.db import copy_binary
+from filterbets_nb.db import bulk, copy_binary
 from filterbets_nb.db.limits import first_violation
 from filterbets_nb.db.match_columns import bump_versions
 from filterbets_nb.db.models import (
@@ -30,7 +30,6 @@ from filterbets_nb.db.models import (
     BacktestJob,
     Base,
     League,
-    Match,
     Team,
     TeamStats,
     match_features_table,
@@ -45,7 +44,8 @@ _COPY_ROWS = 50_000
 _KEY = ["league_id", "match_date", "home_team_id", "away_team_id"]
 #: Bet columns added by migration 0002 (Asian handicap settlement and the fair close).
 _BET_SETTLEMENT_COLUMNS = ("line", "outcome", "p_fair_close", "clv")
-_VALUE_COLUMNS = ["season", "kickoff", "fthg", "ftag", "hthg", "htag", *ODDS_COLUMNS, "odds_extra"]
+_GOAL_COLUMNS = ("fthg", "ftag", "hthg", "htag")
+_VALUE_COLUMNS = ["season", "kickoff", *_GOAL_COLUMNS, *ODDS_COLUMNS, "odds_extra"]
 
 
 @dataclass(frozen=True)
@@ -199,14 +199,6 @@ async def _team_ids(
     return known
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is None or (isinstance(a, float) and math.isnan(a)):
-        return b is None or (isinstance(b, float) and math.isnan(b))
-    if isinstance(a, dict) or isinstance(b, dict):
-        return (a or {}) == (b or {})
-    return bool(a == b)
-
-
 #: Key of the PostgreSQL advisory lock that serialises imports (any constant both sides agree on).
 _IMPORT_LOCK_KEY = 0x66_62_6E_62  # "fbnb"
 
@@ -235,87 +227,248 @@ async def upsert_matches(
 
     Re-importing the same data changes nothing and counts every row as unchanged.  Values the
     tables cannot hold (:mod:`.limits`) raise ValueError before anything is written, on every
-    database alike.
+    database alike.  One frame of :func:`upsert_match_frames`.
     """
-    if frame.empty:
-        return UpsertCounts()
-    violation = first_violation(frame)
+    return (await upsert_match_frames(session, [(frame, source)]))[0]
+
+
+async def upsert_match_frames(
+    session: AsyncSession, parts: Sequence[tuple[pd.DataFrame, str]]
+) -> list[UpsertCounts]:
+    """Upsert several frames (each with its ``source``) as if one after the other; the counts
+    of each.
+
+    Frames whose keys do not repeat each other (the files of an import: one league-season
+    each) go through one vectorised upsert together, which is what makes a 25-season import
+    cost a few statements rather than thousands; a key repeated across frames makes them go
+    one at a time, so the later frame updates the earlier one, as in sequence.
+    """
+    parts = [(frame, source) for frame, source in parts]
+    if all(frame.empty for frame, _ in parts):
+        return [UpsertCounts() for _ in parts]
+    rows = _joined(parts)
+    violation = first_violation(rows)  # once for all: its cost is mostly per call
     if violation is not None:
-        position, column, problem = violation
-        raise ValueError(f"match row {position}, column {column}: {problem}")
-    league_ids = await _ids_for(session, frame["league"].astype(str))
-    rows = frame.copy()
-    rows["league_id"] = rows["league"].map(league_ids)
-    pairs = {(lg, t) for lg, t in zip(rows["league_id"], rows["home_team"], strict=True)}
-    pairs |= {(lg, t) for lg, t in zip(rows["league_id"], rows["away_team"], strict=True)}
-    team_ids = await _team_ids(session, pairs)
-    rows["home_team_id"] = [
-        team_ids[p] for p in zip(rows["league_id"], rows["home_team"], strict=True)
-    ]
-    rows["away_team_id"] = [
-        team_ids[p] for p in zip(rows["league_id"], rows["away_team"], strict=True)
-    ]
-    rows["kickoff"] = pd.to_datetime(rows["kickoff"])
-    rows["match_date"] = rows["kickoff"].dt.date
-    # The importer calls every other price of the file ``extra_odds``; the table ``odds_extra``.
-    rows = rows.rename(columns={"extra_odds": "odds_extra"})
-    if "odds_extra" not in rows:
-        rows["odds_extra"] = None
-    for column in ODDS_COLUMNS:
-        if column not in rows:
-            rows[column] = np.nan
-    rows = rows[_KEY + _VALUE_COLUMNS]
-
-    existing = await _existing_matches(session, rows)
-    incoming = _records(rows)
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    unchanged = 0
-    now = utcnow()
-    for row in incoming:
-        key = tuple(row[k] for k in _KEY)
-        stored = existing.get(key)
-        if stored is None:
-            inserts.append({**row, "source": source, "updated_at": now})
-        elif all(_same(row[c], stored[c]) for c in _VALUE_COLUMNS):
-            unchanged += 1
-        else:
-            updates.append({**row, "id": stored["id"], "source": source, "updated_at": now})
-    if inserts and not await _copy_matches(session, inserts):
-        for start in range(0, len(inserts), _BATCH):
-            await session.execute(insert(matches_table), inserts[start : start + _BATCH])
-    for start in range(0, len(updates), _BATCH):
-        # ORM bulk UPDATE by primary key: one executemany per batch.
-        await session.execute(update(Match), updates[start : start + _BATCH])
-    await bump_versions(session, {row["league_id"] for row in inserts + updates})
-    return UpsertCounts(added=len(inserts), updated=len(updates), unchanged=unchanged)
+        row, column, problem = violation
+        index, position = rows["part"].iat[row], rows["position"].iat[row]
+        where = (
+            f"frame {index}, match row {position}" if len(parts) > 1 else f"match row {position}"
+        )
+        raise ValueError(f"{where}, column {column}: {problem}")
+    rows = await _keyed_rows(session, rows)
+    if not rows.duplicated(_KEY).any():
+        return await _upsert_rows(session, rows, len(parts))
+    of_part = rows["part"].to_numpy()
+    counts: list[UpsertCounts] = []
+    for number in range(len(parts)):
+        group = rows.loc[of_part == number]
+        if group.duplicated(_KEY).any():
+            first = group[group.duplicated(_KEY, keep=False)].iloc[0]
+            raise ValueError(
+                f"match {first['league']} {first['kickoff']} {first['home_team']} v"
+                f" {first['away_team']} appears twice in one frame"
+            )
+        counts += (
+            await _upsert_rows(session, group.assign(part=0), 1) if len(group) else [UpsertCounts()]
+        )
+    return counts
 
 
-async def _copy_matches(session: AsyncSession, inserts: list[dict[str, Any]]) -> bool:
-    """New match rows through COPY on PostgreSQL (False elsewhere, nothing written).
+def _joined(parts: Sequence[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
+    """The non-empty frames as one, with ``part`` (the frame's position), ``position`` (the
+    row's within it) and ``source``."""
+    pieces = []
+    for index, (frame, source) in enumerate(parts):
+        if frame.empty:
+            continue
+        piece = frame.rename(columns={"extra_odds": "odds_extra"})
+        pieces.append(piece.assign(part=index, position=np.arange(len(frame)), source=source))
+    rows = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    return rows.reset_index(drop=True)
 
-    COPY bypasses SQLAlchemy's JSON type, so ``odds_extra`` goes as the JSON text it stores.
-    """
-    frame = pd.DataFrame(inserts)
-    frame["odds_extra"] = [None if d is None else json.dumps(d) for d in frame["odds_extra"]]
-    return await _copy_frame(session, matches_table.name, frame)
 
-
-async def _existing_matches(
-    session: AsyncSession, rows: pd.DataFrame
-) -> dict[tuple[Any, ...], dict[str, Any]]:
-    t = matches_table
-    stmt = select(t.c.id, *(t.c[k] for k in _KEY), *(t.c[c] for c in _VALUE_COLUMNS)).where(
-        t.c.league_id.in_(sorted(set(rows["league_id"].tolist()))),
-        t.c.match_date >= min(rows["match_date"]),
-        t.c.match_date <= max(rows["match_date"]),
+async def _keyed_rows(session: AsyncSession, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows``' key ids (leagues and teams created when new), ``part``/``position``/``source``
+    and every value column the table has, as the diff compares them: built as one frame,
+    since adding 60 columns one by one to a wide frame copies it every time."""
+    text = {name: rows[name].astype(str) for name in ("league", "home_team", "away_team")}
+    league_ids = await _ids_for(session, text["league"].unique().tolist())
+    league = text["league"].map(league_ids).to_numpy(dtype=np.int64)
+    names = pd.concat([text["home_team"], text["away_team"]], ignore_index=True)
+    sides = pd.DataFrame({"league_id": np.concatenate([league, league]), "name": names})
+    sides = sides.drop_duplicates()
+    team_ids = await _team_ids(
+        session, set(zip(sides["league_id"].tolist(), sides["name"].tolist(), strict=True))
     )
-    result = await session.execute(stmt)
-    out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for mapping in result.mappings():
-        record = dict(mapping)
-        out[tuple(record[k] for k in _KEY)] = record
+    lookup = pd.Series(
+        list(team_ids.values()), index=pd.MultiIndex.from_tuples(list(team_ids.keys()))
+    )
+    data: dict[str, Any] = {name: rows[name].to_numpy() for name in ("part", "position")}
+    data |= {"source": rows["source"].to_numpy(dtype=object), "league_id": league}
+    for side in ("home", "away"):
+        wanted = pd.MultiIndex.from_arrays([league, text[f"{side}_team"]])
+        data[f"{side}_team_id"] = lookup.reindex(wanted).to_numpy(dtype=np.int64)
+    kickoff = pd.to_datetime(rows["kickoff"]).to_numpy().astype("datetime64[us]")
+    data["match_date"] = kickoff.astype("datetime64[D]").astype(np.int64)  # days since 1970
+    data["season"] = rows["season"].astype(str).to_numpy(dtype=object)
+    data["kickoff"] = kickoff
+    for column in (*_GOAL_COLUMNS, *ODDS_COLUMNS):
+        data[column] = (
+            pd.to_numeric(rows[column]).to_numpy(dtype=np.float64, na_value=np.nan)
+            if column in rows
+            else np.full(len(rows), np.nan)
+        )
+    extra = rows["odds_extra"] if "odds_extra" in rows else pd.Series([None] * len(rows))
+    data["odds_extra"] = _json_texts(extra).to_numpy()
+    for name, values in text.items():
+        data[name] = values.to_numpy(dtype=object)  # for error messages
+    return pd.DataFrame(data)
+
+
+def _json_texts(values: pd.Series) -> pd.Series:
+    """``odds_extra`` as the JSON text stored, None for no extra prices (None or ``{}``)."""
+    return pd.Series(
+        [json.dumps(v) if v else None for v in values.tolist()], index=values.index, dtype=object
+    )
+
+
+def _stored_json(values: pd.Series) -> npt.NDArray[np.object_]:
+    """``odds_extra`` texts with every way of saying "none" (NULL, NaN, ``null``, ``{}``) as
+    None, so that the two sides compare."""
+    out = values.astype(object).to_numpy(copy=True)
+    out[pd.isna(out)] = None
+    out[np.isin(out, ["null", "{}"])] = None
     return out
+
+
+async def _upsert_rows(session: AsyncSession, rows: pd.DataFrame, parts: int) -> list[UpsertCounts]:
+    """The vectorised upsert of rows with distinct keys: one read of the stored rows of their
+    leagues and dates, a column-wise diff, one bulk insert and one bulk update."""
+    connection = await session.connection()
+    existing = await _existing_matches(connection, rows)
+    if existing.empty:
+        stored_id = np.full(len(rows), -1, dtype=np.int64)
+        changed = np.zeros(len(rows), dtype=bool)
+    else:
+        joined = rows[_KEY].merge(existing, on=_KEY, how="left", sort=False)
+        stored_id = joined["id"].to_numpy(dtype=np.float64, na_value=np.nan)
+        found = ~np.isnan(stored_id)
+        stored_id = np.where(found, stored_id, -1).astype(np.int64)
+        changed = found & ~_equal_rows(rows, joined)
+    new = stored_id < 0
+    now = np.datetime64(utcnow(), "us")
+    written = rows.loc[new | changed, "league_id"].unique().tolist()
+    if new.any():
+        await _insert_matches(connection, rows.loc[new], now)
+    if changed.any():
+        await _update_matches(connection, rows.loc[changed].assign(id=stored_id[changed]), now)
+    await bump_versions(session, written)
+    part = rows["part"].to_numpy()
+    added = np.bincount(part[new], minlength=parts)
+    updated = np.bincount(part[changed], minlength=parts)
+    unchanged = np.bincount(part[~new & ~changed], minlength=parts)
+    return [
+        UpsertCounts(int(a), int(u), int(s))
+        for a, u, s in zip(added, updated, unchanged, strict=True)
+    ]
+
+
+def _equal_rows(rows: pd.DataFrame, stored: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Per row, whether every stored value equals the incoming one (NULL equals NaN/None)."""
+    same = rows["season"].to_numpy(dtype=object) == stored["season"].to_numpy(dtype=object)
+    kickoff = pd.to_datetime(stored["kickoff"], format="ISO8601").to_numpy()
+    same &= rows["kickoff"].to_numpy() == kickoff.astype("datetime64[us]")
+    numbers = [*_GOAL_COLUMNS, *ODDS_COLUMNS]
+    mine = rows[numbers].to_numpy(dtype=np.float64, na_value=np.nan)
+    theirs = stored[numbers].to_numpy(dtype=np.float64, na_value=np.nan)
+    same &= ((mine == theirs) | (np.isnan(mine) & np.isnan(theirs))).all(axis=1)
+    incoming = _stored_json(rows["odds_extra"])
+    kept = _stored_json(stored["odds_extra"])
+    text_differs = np.flatnonzero(same & (incoming != kept))
+    for i in text_differs.tolist():
+        # The same prices may be spelt differently (another writer's key order or spacing).
+        a, b = incoming[i], kept[i]
+        same[i] = a is not None and b is not None and json.loads(a) == json.loads(b)
+    return same
+
+
+async def _existing_matches(connection: AsyncConnection, rows: pd.DataFrame) -> pd.DataFrame:
+    """The stored matches of the rows' leagues between their first and last date (keys as in
+    ``rows``: ``match_date`` in days), or an empty frame when there are none."""
+    # Per league its own date range: a batch of one league's new season must not read the
+    # league's other seasons, nor another league's whole history between the batch's dates.
+    spans = rows.groupby("league_id", sort=True)["match_date"].agg(["min", "max"])
+    where = " OR ".join(
+        f"(league_id = {int(league)} AND match_date BETWEEN"
+        f" '{np.datetime64(int(low), 'D')}' AND '{np.datetime64(int(high), 'D')}')"
+        for league, low, high in zip(spans.index, spans["min"], spans["max"], strict=True)
+    )
+    columns = ["id", *_KEY, *_VALUE_COLUMNS]
+    # A fresh scope has nothing to diff: one indexed probe instead of the whole read.
+    probe = await connection.exec_driver_sql(f"SELECT 1 FROM matches WHERE {where} LIMIT 1")
+    if probe.first() is None:
+        return pd.DataFrame()
+    sql = f"SELECT {', '.join(columns)} FROM matches WHERE {where}"
+    floats = [*_GOAL_COLUMNS, *ODDS_COLUMNS]
+    stored = await bulk.read_frame(connection, sql, columns, floats)
+    for column in ("id", "league_id", "home_team_id", "away_team_id"):
+        stored[column] = stored[column].astype(np.int64)
+    dates = pd.to_datetime(stored["match_date"].astype(str).str[:10], format="%Y-%m-%d")
+    stored["match_date"] = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return stored
+
+
+def _match_columns(rows: pd.DataFrame, now: np.datetime64) -> pd.DataFrame:
+    """The table's columns of ``rows`` (dates as dates, stamped ``now``), in table order."""
+    out = rows[[*_KEY, *_VALUE_COLUMNS, "source"]].copy()
+    out["match_date"] = out["match_date"].to_numpy().astype("datetime64[D]")
+    out["updated_at"] = np.full(len(out), now)
+    return out
+
+
+async def _insert_matches(
+    connection: AsyncConnection, rows: pd.DataFrame, now: np.datetime64
+) -> None:
+    frame = _match_columns(rows, now)
+    driver = await bulk.asyncpg_driver(connection)
+    if driver is not None:
+        await bulk.copy_in(driver, matches_table.name, frame, not_null=["season", "source"])
+        return
+    frame["match_date"] = pd.Series(frame["match_date"].to_numpy()).dt.strftime("%Y-%m-%d")
+    names = ", ".join(frame.columns)
+    marks = ", ".join("?" * len(frame.columns))
+    await bulk.write_rows(connection, f"INSERT INTO matches ({names}) VALUES ({marks})", frame)
+
+
+#: Name of the session-local table that carries changed rows into one ``UPDATE ... FROM``.
+_UPDATES_TABLE = "fb_match_updates"
+
+
+async def _update_matches(
+    connection: AsyncConnection, rows: pd.DataFrame, now: np.datetime64
+) -> None:
+    """Changed rows by id: PostgreSQL copies them into a temporary table and updates from it
+    in one statement; SQLite runs one ``executemany``."""
+    frame = _match_columns(rows, now).drop(columns=_KEY)
+    frame["id"] = rows["id"].to_numpy()
+    values = [c for c in frame.columns if c != "id"]
+    driver = await bulk.asyncpg_driver(connection)
+    if driver is not None:
+        await connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_UPDATES_TABLE} ON COMMIT DROP AS"
+            f" SELECT {', '.join(frame.columns)} FROM matches WITH NO DATA"
+        )
+        await connection.exec_driver_sql(f"TRUNCATE {_UPDATES_TABLE}")
+        await bulk.copy_in(driver, _UPDATES_TABLE, frame, not_null=["season", "source"])
+        assignments = ", ".join(f"{c} = u.{c}" for c in values)
+        await connection.exec_driver_sql(
+            f"UPDATE matches AS m SET {assignments} FROM {_UPDATES_TABLE} AS u WHERE m.id = u.id"
+        )
+        return
+    assignments = ", ".join(f"{c} = ?" for c in values)
+    await bulk.write_rows(
+        connection, f"UPDATE matches SET {assignments} WHERE id = ?", frame[[*values, "id"]]
+    )
 
 
 def _matches_select(
@@ -567,6 +720,37 @@ async def matches_missing_features(
     return sorted((await session.execute(stmt)).scalars())
 
 
+async def load_results(session: AsyncSession, league: str) -> pd.DataFrame:
+    """One league's played matches with only what features need (``match_id``, ``league``,
+    ``season``, ``kickoff``, teams, full-time goals), in kick-off order.
+
+    The feature refresh after an import reads every match of the league; the full
+    :func:`load_matches` would move its 60 price columns and JSON for nothing.
+    """
+    league_id = (await _ids_for(session, [league]))[league]
+    sql = (
+        "SELECT m.id, m.season, m.kickoff, h.name, a.name, m.fthg, m.ftag FROM matches m"
+        " JOIN teams h ON h.id = m.home_team_id JOIN teams a ON a.id = m.away_team_id"
+        f" WHERE m.league_id = {int(league_id)} AND m.fthg IS NOT NULL"
+    )
+    columns = ["match_id", "season", "kickoff", "home_team", "away_team", "fthg", "ftag"]
+    connection = await session.connection()
+    raw = await bulk.read_frame(connection, sql, columns, ["fthg", "ftag"])
+    frame = pd.DataFrame(
+        {
+            "match_id": raw["match_id"].astype(np.int64).to_numpy(),
+            "league": pd.array([league] * len(raw), dtype="str"),
+            "season": raw["season"].astype(str).to_numpy(),
+            "kickoff": pd.to_datetime(raw["kickoff"], format="ISO8601").to_numpy(),
+            "home_team": raw["home_team"].astype(str).to_numpy(),
+            "away_team": raw["away_team"].astype(str).to_numpy(),
+            "fthg": raw["fthg"].to_numpy(dtype=np.int64),
+            "ftag": raw["ftag"].to_numpy(dtype=np.int64),
+        }
+    )
+    return frame.sort_values(["kickoff", "match_id"], kind="stable", ignore_index=True)
+
+
 async def replace_features(session: AsyncSession, league: str, features: pd.DataFrame) -> int:
     """Replace the ``match_features`` rows of one league's matches by ``features``."""
     t = matches_table
@@ -578,13 +762,18 @@ async def replace_features(session: AsyncSession, league: str, features: pd.Data
     )
     await bump_versions(session, [(await _ids_for(session, [league]))[league]], features=True)
     rows = features.reset_index()[["match_id", *FEATURE_COLUMNS]]
-    rows = rows.assign(computed_at=utcnow())
-    if await _copy_frame(session, match_features_table.name, rows):
-        return len(rows)
-    records = _records(rows)
-    for start in range(0, len(records), _BATCH):
-        await session.execute(insert(match_features_table), records[start : start + _BATCH])
-    return len(records)
+    rows = rows.assign(computed_at=np.datetime64(utcnow(), "us"))
+    connection = await session.connection()
+    driver = await bulk.asyncpg_driver(connection)
+    if driver is not None:
+        await bulk.copy_in(driver, match_features_table.name, rows)
+    else:
+        names = ", ".join(rows.columns)
+        marks = ", ".join("?" * len(rows.columns))
+        await bulk.write_rows(
+            connection, f"INSERT INTO match_features ({names}) VALUES ({marks})", rows
+        )
+    return len(rows)
 
 
 async def replace_team_stats(session: AsyncSession, league: str, snapshot: pd.DataFrame) -> int:

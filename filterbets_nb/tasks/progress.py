@@ -157,7 +157,10 @@ def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
         value = info
         progress = progress_meta(1, 1, description="done")
         if isinstance(info, dict) and info.get("group_id"):
-            state, progress, error = _follow_group(app, str(info["group_id"]), state, progress)
+            start = float(info.get("group_from") or 0.0)
+            state, progress, error = _follow_group(
+                app, str(info["group_id"]), state, progress, start
+            )
     elif state in ("FAILURE", "REVOKED"):
         error = describe_error(info) if isinstance(info, BaseException) else str(info)
     return {
@@ -171,7 +174,7 @@ def read_progress(task_id: str, app: Any = None) -> dict[str, Any]:
 
 
 def _follow_group(
-    app: Any, group_id: str, state: str, progress: dict[str, Any]
+    app: Any, group_id: str, state: str, progress: dict[str, Any], start: float = 0.0
 ) -> tuple[str, dict[str, Any], str | None]:
     """A task that fanned its work out (it returns ``{"group_id": ...}``) is done when its
     group is: PROGRESS over the subtasks until then, FAILURE if one of them failed.
@@ -179,6 +182,8 @@ def _follow_group(
     This keeps the recorder/reader split: the fanning-out task records nothing more, and any
     reader (a notebook bar, ``fb.task_status``, the CLI) sees the same progress, whoever sent
     the task (a user or the daily beat entry). A group whose results expired reads as done.
+    ``start`` is the job-wide percent the task had reached when it fanned out (its
+    ``group_from``): the group's share of done subtasks fills the rest of the bar.
     """
     from celery.result import GroupResult
 
@@ -187,7 +192,14 @@ def _follow_group(
         return state, progress, None
     total, done = len(parts.results), parts.completed_count()
     failed = [r for r in parts.results if r.failed()]
-    progress = progress_meta(done, total, stage="stats", description=f"{done}/{total} leagues")
+    share = 1.0 if total <= 0 else done / total
+    progress = progress_meta(
+        done,
+        total,
+        stage="stats",
+        description=f"{done}/{total} leagues",
+        overall=round(start + (100.0 - start) * share, 2),
+    )
     if failed:
         errors = "; ".join(
             describe_error(r.result) if isinstance(r.result, BaseException) else str(r.result)

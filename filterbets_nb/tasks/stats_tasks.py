@@ -53,6 +53,35 @@ async def followed_leagues(session: AsyncSession, today: dt.date | None = None) 
     return await store.leagues_with_seasons(session, [current_season(today), str(today.year)])
 
 
+#: Share of the daily refresh each step takes, in order (the fetch's steps, then the fan-out),
+#: so that one bar moves across the whole workflow at an even pace.
+REFRESH_WEIGHTS: dict[str, float] = {
+    "download": 25.0,
+    "import": 10.0,
+    "store": 15.0,
+    "features": 10.0,
+    "stats": 40.0,
+}
+
+
+def refresh_meta(stage: str, current: int, total: int, description: str) -> dict[str, Any]:
+    """The refresh's progress meta: the step's own count plus ``overall``, the workflow's
+    percent by :data:`REFRESH_WEIGHTS`."""
+    steps = list(REFRESH_WEIGHTS)
+    share = 1.0 if total <= 0 else min(current, total) / total
+    before = sum(REFRESH_WEIGHTS[s] for s in steps[: steps.index(stage)])
+    overall = round(before + REFRESH_WEIGHTS[stage] * share, 2)
+    return progress_meta(
+        current,
+        total,
+        stage=stage,
+        description=description,
+        overall=overall,
+        stage_index=steps.index(stage) + 1,
+        stages=len(steps),
+    )
+
+
 def _fetch_current(task: Any, leagues: list[str]) -> tuple[dict[str, dict[str, int]], str]:
     """Fetch and import the current season of ``leagues``: per league what changed, and why
     the fetch was incomplete ("" when it was not).  Never raises: the refresh goes on."""
@@ -60,9 +89,13 @@ def _fetch_current(task: Any, leagues: list[str]) -> tuple[dict[str, dict[str, i
 
     def publish(status: dict[str, Any]) -> None:
         p = status.get("progress") or {}
-        description = f"{p.get('stage', 'fetch')}: {p.get('description', '')}"
-        meta = progress_meta(p.get("current", 0), p.get("total", 0), description=description)
-        task.update_state(state="PROGRESS", meta={**meta, "step": p.get("stage", "fetch")})
+        stage = str(p.get("stage") or "download")
+        if stage not in REFRESH_WEIGHTS:
+            return
+        meta = refresh_meta(
+            stage, int(p.get("current", 0)), int(p.get("total", 0)), str(p.get("description", ""))
+        )
+        task.update_state(state="PROGRESS", meta=meta)
 
     try:
         report = fetch(leagues, None, progress=False, on_status=publish)
@@ -97,9 +130,7 @@ def refresh_all_team_stats_task(self: Any) -> dict[str, Any]:
     pending = [code for code in leagues if code not in changes]
     self.update_state(
         state="PROGRESS",
-        meta=progress_meta(
-            0, len(pending), description=f"refreshing {len(pending)} leagues", step="refresh"
-        ),
+        meta=refresh_meta("stats", 0, len(pending), f"refreshing {len(pending)} leagues"),
     )
     result = group(refresh_league_stats_task.s(code) for code in pending).apply_async()
     result.save()
@@ -111,4 +142,6 @@ def refresh_all_team_stats_task(self: Any) -> dict[str, Any]:
         "changes": changes,
         "fetch_problems": problems,
         "group_id": result.id,
+        # Where the fan-out starts on the workflow's bar: readers follow the group from here.
+        "group_from": refresh_meta("stats", 0, 1, "")["overall"],
     }

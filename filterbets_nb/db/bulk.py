@@ -1,0 +1,146 @@
+"""Moving whole frames in and out of a table in one statement each, on either database.
+
+The match upsert handles hundreds of thousands of rows; going through SQLAlchemy's parameter
+processing costs tens of microseconds per row and per column, more than the database itself.
+These helpers hand the driver what it takes natively: on PostgreSQL (asyncpg) CSV text made by
+Arrow's C++ writer and sent with ``COPY``; on SQLite one ``executemany`` of plain tuples through
+:meth:`AsyncConnection.exec_driver_sql` (no compilation, no type processing). Reading goes the
+same way: ``COPY (query) TO STDOUT`` parsed by pandas' C reader, or raw rows turned into columns.
+
+Values are written as SQLAlchemy would store them, so rows written here and rows written through
+the ORM read back the same: SQLite timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff`` text and dates as
+``YYYY-MM-DD``, JSON as its text. Everything runs on the session's connection, inside its
+transaction.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+#: Rows per ``executemany`` on SQLite: bounds the tuples alive at once.
+_SQLITE_ROWS = 10_000
+
+
+async def asyncpg_driver(connection: AsyncConnection) -> Any | None:
+    """The asyncpg connection under ``connection`` (same transaction); None off PostgreSQL."""
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "asyncpg":
+        return None
+    return (await connection.get_raw_connection()).driver_connection
+
+
+def _arrow_column(values: pd.Series) -> pa.Array:
+    """One column for Arrow's CSV writer: NaN/None become nulls (empty, unquoted = NULL)."""
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+    if kind == "M":
+        return pa.array(values.to_numpy().astype("datetime64[us]"), mask=values.isna().to_numpy())
+    if kind == "f":
+        array = values.to_numpy()
+        return pa.array(array, mask=np.isnan(array))
+    return pa.array(values, from_pandas=True)
+
+
+def _sqlite_column(values: pd.Series) -> list[Any]:
+    """One column as the Python values sqlite3 binds, as SQLAlchemy's SQLite types store them."""
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+    if kind == "M":
+        stamps = values.to_numpy().astype("datetime64[us]")
+        text = np.datetime_as_string(stamps, unit="us").astype(object)
+        out = [None if s == "NaT" else s.replace("T", " ") for s in text.tolist()]
+        return out
+    if kind == "f":
+        array = values.to_numpy()
+        missing = np.isnan(array)
+        if not missing.any():
+            return array.tolist()
+        boxed = array.astype(object)
+        boxed[missing] = None
+        return boxed.tolist()
+    if kind in "iub":
+        return values.to_numpy().tolist()
+    boxed = values.astype(object).to_numpy(copy=True)
+    boxed[pd.isna(boxed)] = None
+    return boxed.tolist()
+
+
+async def write_rows(connection: AsyncConnection, sql: str, frame: pd.DataFrame) -> None:
+    """SQLite: run ``sql`` (``?`` placeholders, one per column of ``frame``) for every row."""
+    for start in range(0, len(frame), _SQLITE_ROWS):
+        part = frame.iloc[start : start + _SQLITE_ROWS]
+        columns = [_sqlite_column(part[c]) for c in part.columns]
+        await connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+
+
+async def copy_in(
+    driver: Any, table: str, frame: pd.DataFrame, *, not_null: Sequence[str] = ()
+) -> None:
+    """PostgreSQL: append ``frame`` to ``table`` (columns by name) with one CSV ``COPY``.
+
+    ``not_null`` names text columns whose empty strings must stay empty strings (in CSV an
+    unquoted empty field is NULL; Arrow quotes every string, and this makes it certain).
+    """
+    if frame.empty:
+        return
+    arrays = [_arrow_column(frame[c]) for c in frame.columns]
+    table_data = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table_data, buffer, pa_csv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    await driver.copy_to_table(
+        table,
+        source=buffer,
+        columns=list(frame.columns),
+        format="csv",
+        force_not_null=list(not_null) or None,
+    )
+
+
+async def read_frame(
+    connection: AsyncConnection, sql: str, columns: Sequence[str], floats: Sequence[str]
+) -> pd.DataFrame:
+    """The rows of a plain ``SELECT`` (``columns`` in its order) as a frame.
+
+    ``floats`` become float64 (NULL as NaN); every other column comes back as the driver's text
+    or integers (PostgreSQL: as pandas reads its CSV; SQLite: as stored). Temporal columns are
+    left to the caller, which knows their format.
+    """
+    driver = await asyncpg_driver(connection)
+    as_float = set(floats)
+    if driver is not None:
+        buffer = io.BytesIO()
+
+        async def sink(chunk: bytes) -> None:
+            buffer.write(chunk)
+
+        await driver.copy_from_query(sql, output=sink, format="csv", header=False)
+        buffer.seek(0)
+        if not buffer.getbuffer().nbytes:
+            return pd.DataFrame(
+                {c: pd.Series(dtype=float if c in as_float else object) for c in columns}
+            )
+        return pd.read_csv(
+            buffer,
+            header=None,
+            names=list(columns),
+            dtype={c: "float64" if c in as_float else "str" for c in columns},
+            keep_default_na=False,
+            na_values={c: [""] for c in columns},
+            engine="c",
+        )
+    result = await connection.exec_driver_sql(sql)
+    rows = result.all()
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    data: dict[str, Any] = {}
+    for name, column in zip(columns, values, strict=True):
+        if name in as_float:
+            data[name] = np.array(column, dtype=np.float64)
+        else:
+            data[name] = pd.Series(column, dtype=object)
+    return pd.DataFrame(data)
