@@ -30,7 +30,7 @@ from filterbets_nb.db.session import run_shared
 from filterbets_nb.errors import UserError
 from filterbets_nb.filters import Filter, job_label
 from filterbets_nb.formatting import Summary, Table, summary_html
-from filterbets_nb.results import ResultViews
+from filterbets_nb.results import BacktestResults
 from filterbets_nb.stats import HEADLINE_METRICS, from_jsonable
 from filterbets_nb.status import (
     ENDED_STATES,
@@ -372,11 +372,12 @@ def backtest(
     return run
 
 
-class BacktestRun(ResultViews):
+class BacktestRun(BacktestResults):
     """Handle on one submitted backtest: state, progress, waiting, and its results as frames.
 
-    ``equity()``, ``monthly()`` and ``plot()`` are shared with the in-process
-    :class:`~filterbets_nb.engine.BacktestResult` (:mod:`filterbets_nb.results`).
+    Its results read like the in-process :class:`~filterbets_nb.engine.BacktestResult`'s:
+    ``summary()``, ``bets()``, ``equity()``, ``monthly()``, ``plot()``, ``simulate()``
+    (:class:`~filterbets_nb.results.BacktestResults`).
     """
 
     def __init__(self, job_id: str, task_ids: Sequence[str], label: str = "") -> None:
@@ -501,9 +502,6 @@ class BacktestRun(ResultViews):
 
     def _ipython_display_(self) -> None:
         self.progress().display()
-
-    def _bets_frame(self) -> pd.DataFrame:
-        return self.bets()
 
     def _plot_title(self) -> str:
         return self.label or self.job_id

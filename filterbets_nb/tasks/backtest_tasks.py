@@ -216,7 +216,7 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
         task_db(lambda s: store.update_job(s, job_id, progress=partial))
         raise
     counts: dict[str, Any] = {
-        "bets": len(result.bets),
+        "bets": len(result.bets()),
         "skipped_no_odds": result.skipped_no_odds,
         "skipped_no_edge": result.skipped_no_edge,
         "matches_considered": result.matches_considered,
@@ -225,13 +225,13 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
 
     async def store_bets(session: AsyncSession) -> None:
         # Delete-then-insert in one transaction: a redelivered task leaves one set of bets.
-        await store.replace_bets(session, job_id, result.bets)
-        await store.update_job(session, job_id, progress=recorder.last, n_bets=len(result.bets))
+        await store.replace_bets(session, job_id, result.bets())
+        await store.update_job(session, job_id, progress=recorder.last, n_bets=len(result.bets()))
 
     task_db(store_bets)
     # The engine's summary travels on (a few dozen numbers), so save_results stores it instead
     # of loading the bets back and computing it a second time.
-    summary = to_jsonable(result.summary)
+    summary = to_jsonable(result.summary())
     return {"status": "evaluated", "job_id": job_id, **counts, "summary": summary}
 
 
