@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.config import Settings, get_settings, mask_url
 from filterbets_nb.db import store
+from filterbets_nb.db.limits import check_scope_codes
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
@@ -69,10 +70,8 @@ class SubmitError(UserError, RuntimeError):
 ROW_GRACE = 5.0
 #: Seconds a job may stay PENDING before its status says that no worker has taken it.
 NOTICE_AFTER = 5.0
-#: Bounds of the inputs a submit accepts, checked before anything is stored or sent.
-MAX_LEAGUE = 32  # leagues.code
-MAX_SEASON = 16
-MAX_SCOPE_ITEMS = 500
+#: Bounds of the inputs a submit accepts, checked before anything is stored or sent (scope
+#: codes: ``db.limits.check_scope_codes``).
 MAX_STAKE = 1e9
 #: The evaluate link's hard time limit (``task_time_limit``): a soft limit must stay below it.
 MAX_SOFT_TIME_LIMIT = 3600.0
@@ -183,7 +182,7 @@ def _as_filter(flt: Filter | Mapping[str, Any]) -> Filter:
     return Filter.from_dict(dict(flt))
 
 
-def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[str]:
+def _codes(value: str | Sequence[str] | None, what: str) -> list[str]:
     """A list of codes from one code or a sequence of them (``"E0"`` means ``["E0"]``)."""
     if value is None:
         return []
@@ -195,12 +194,7 @@ def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[s
             raise TypeError(f"{what} must be strings, got {item!r} ({type(item).__name__})")
     # "E0,SP1" means two codes wherever it comes from (a notebook or a repeated CLI option).
     codes = [part.strip() for item in items for part in _split(item)]
-    if len(codes) > MAX_SCOPE_ITEMS:
-        raise ValueError(f"at most {MAX_SCOPE_ITEMS} {what}, got {len(codes)}")
-    for code in codes:
-        if not code.strip() or len(code) > longest or "\x00" in code:
-            shown = code if len(code) <= 40 else code[:40] + "..."
-            raise ValueError(f"{what}: {shown!r} is not a code (1 to {longest} characters, no NUL)")
+    check_scope_codes(what, codes)
     return codes
 
 
@@ -251,8 +245,8 @@ def _validate(
     if parsed.stake > MAX_STAKE:
         raise ValueError(f"stake must be at most {MAX_STAKE:g} units, got {parsed.stake:g}")
     scope = {
-        "leagues": _codes(leagues, "leagues", MAX_LEAGUE),
-        "seasons": _codes(seasons, "seasons", MAX_SEASON),
+        "leagues": _codes(leagues, "leagues"),
+        "seasons": _codes(seasons, "seasons"),
     }
     limit = _check_limit(soft_time_limit)
     return _Submission(parsed, scope, job_label(parsed, label), limit)
@@ -671,8 +665,8 @@ def matches(
 ) -> pd.DataFrame:
     """Stored matches with their pre-match features, in kick-off order (for local research)."""
     ensure_schema()
-    codes = _codes(leagues, "leagues", MAX_LEAGUE) or None
-    years = _codes(seasons, "seasons", MAX_SEASON) or None
+    codes = _codes(leagues, "leagues") or None
+    years = _codes(seasons, "seasons") or None
     # A copy: the loader builds the frame column by column, and adding a column to that frame
     # in a notebook would warn "highly fragmented".
     return run_shared(lambda s: store.load_matches(s, codes, years)).copy()

@@ -604,35 +604,17 @@ async def load_team_stats(session: AsyncSession, league: str | None = None) -> p
 # --- backtest jobs ---------------------------------------------------------------------------
 
 
-#: Most leagues or seasons a job's scope may name.
-MAX_SCOPE_ITEMS = 1000
-
-
-def _check_job_text(label: str, scope: dict[str, Any]) -> None:
-    """The job's strings fit their columns, on every database: SQLite stores any length, and
-    PostgreSQL would refuse them with a raw DBAPI error (or NUL characters at all)."""
-    limits = {
-        "label": BacktestJob.__table__.c.label.type,
-        "leagues": League.__table__.c.code.type,
-        "seasons": matches_table.c.season.type,
-    }
-
-    def check(value: object, where: str, column: Any) -> None:
-        limit = getattr(column, "length", None)
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
-        if limit is not None and len(value) > limit:
-            raise ValueError(f"{where}: longer than {limit} characters ({len(value)})")
-        if "\x00" in value:
-            raise ValueError(f"{where}: contains a NUL character")
-
-    check(label, "label", limits["label"])
-    for key in ("leagues", "seasons"):
-        items = scope.get(key) or []
-        if len(items) > MAX_SCOPE_ITEMS:
-            raise ValueError(f"{key}: at most {MAX_SCOPE_ITEMS} values, got {len(items)}")
-        for i, item in enumerate(items):
-            check(item, f"{key}[{i}]", limits[key])
+def _check_label(label: str) -> None:
+    """The label fits its column on every database: SQLite stores any length, and PostgreSQL
+    would refuse it with a raw DBAPI error (or a NUL character at all). The scope's codes are
+    checked once, by the client (``limits.check_scope_codes``), before any row is written."""
+    limit = getattr(BacktestJob.__table__.c.label.type, "length", None)
+    if not isinstance(label, str):
+        raise ValueError(f"label: expected a string, got {type(label).__name__}")
+    if limit is not None and len(label) > limit:
+        raise ValueError(f"label: longer than {limit} characters ({len(label)})")
+    if "\x00" in label:
+        raise ValueError("label: contains a NUL character")
 
 
 async def create_job(
@@ -643,7 +625,7 @@ async def create_job(
     task_ids: list[str],
     label: str = "",
 ) -> None:
-    _check_job_text(label, scope)
+    _check_label(label)
     session.add(
         BacktestJob(
             id=job_id,
