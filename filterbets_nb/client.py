@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from celery import group
 from celery.canvas import Signature
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,9 +29,7 @@ from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.errors import UserError
 from filterbets_nb.filters import Filter, job_label
-from filterbets_nb.formatting import Summary, Table, summary_html
 from filterbets_nb.results import BacktestResults
-from filterbets_nb.stats import HEADLINE_METRICS, from_jsonable
 from filterbets_nb.status import (
     ENDED_STATES,
     JobCancelled,
@@ -46,12 +43,13 @@ from filterbets_nb.tasks.progress import read_progress
 from filterbets_nb.tasks.status import chain_state, check_task_id
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from filterbets_nb.formatting import Summary, Table
     from filterbets_nb.notebook import ProgressBar
 
 #: Kept for callers of the earlier name; the one definition is ``status.ENDED_STATES``.
 TERMINAL = ENDED_STATES
-#: The metrics a one-row-per-run table or a short summary shows first.
-HEADLINE = HEADLINE_METRICS
 
 
 class BacktestFailed(JobFailed):
@@ -206,6 +204,7 @@ def _split(item: str) -> list[str]:
 def fields() -> Table:
     """Every filter field: type, description and the football-data columns that carry it."""
     from filterbets_nb.catalog import field_catalog
+    from filterbets_nb.formatting import Table
 
     return Table(field_catalog())
 
@@ -287,7 +286,7 @@ def check_scope(scope: Mapping[str, Sequence[str]]) -> int:
 
 def _prepare(sub: _Submission) -> tuple[BacktestRun, Signature]:
     """Write the job row and build (not send) its chain, with the task ids known up front."""
-    from filterbets_nb.tasks.backtest_tasks import backtest_chain
+    from filterbets_nb.tasks.chains import backtest_chain
 
     filter_dict = sub.filter.to_dict()
     job_id = str(uuid.uuid4())
@@ -466,9 +465,20 @@ class BacktestRun(BacktestResults):
         )
 
     def _summary_of(self, job: Any) -> Summary:
+        from filterbets_nb.formatting import Summary
+        from filterbets_nb.stats import from_jsonable
+
+        return Summary(from_jsonable(self._stored_summary(job)))
+
+    def _stored_summary(self, job: Any) -> dict[str, Any]:
         if job.status != JobState.SUCCESS or job.summary is None:
             raise RuntimeError(f"backtest {self.job_id} has no results yet (state {job.status})")
-        return Summary(from_jsonable(job.summary))
+        return dict(job.summary)
+
+    def summary_json(self) -> dict[str, Any]:
+        """The summary as stored: plain JSON values (NaN as None), read without pandas, for
+        the CLI's ``--json``."""
+        return self._stored_summary(self._job())
 
     def summary(self) -> Summary:
         """Named metrics (bets, profit, roi, hit_rate, ...): a pandas Series of raw floats
@@ -509,7 +519,11 @@ class BacktestRun(BacktestResults):
         )
         if status["state"] == JobState.SUCCESS:
             summary = self._summary_of(job)
-            table = summary_html(summary[[key for key in HEADLINE if key in summary.index]])
+            from filterbets_nb.formatting import summary_html
+            from filterbets_nb.stats import HEADLINE_METRICS
+
+            shown = [key for key in HEADLINE_METRICS if key in summary.index]
+            table = summary_html(summary[shown])
             return f"<div>{head}{table}</div>"
         if status["error"]:
             return f"<div>{head}<pre>{html.escape(str(status['error']))}</pre></div>"
@@ -529,6 +543,8 @@ def load_results(job_id: str) -> BacktestRun:
 def jobs(limit: int = 100) -> Table:
     """Recent backtest jobs, newest first: scope (leagues, seasons), label, state, when, bets,
     profit and ROI; shown formatted, holding the raw values."""
+    from filterbets_nb.formatting import Table
+
     ensure_schema()
     return Table(run_shared(lambda s: store.list_jobs(s, limit)))
 
@@ -565,6 +581,9 @@ def compare(
 
     Rows keep the order of ``filters``; a failed run gets its error in the ``error`` column.
     """
+    from filterbets_nb.formatting import Table
+    from filterbets_nb.stats import HEADLINE_METRICS
+
     names = list(labels) if labels is not None else [""] * len(filters)
     if len(names) != len(filters):
         raise ValueError(f"{len(filters)} filters but {len(names)} labels")
@@ -592,7 +611,7 @@ def compare(
         row: dict[str, Any] = {"label": run.label, "job_id": run.job_id}
         try:
             summary = run.wait(timeout).summary()
-            row.update({key: summary[key] for key in HEADLINE})
+            row.update({key: summary[key] for key in HEADLINE_METRICS})
             row["error"] = None
         except (BacktestFailed, BacktestCancelled) as exc:
             row["error"] = str(exc)

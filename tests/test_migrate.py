@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from filterbets_nb import testing
 from filterbets_nb.db import migrate
 from filterbets_nb.db.session import dispose_shared, run_shared
+from tests.conftest import PG_ADMIN_URL
 
 
 def test_head_read_from_the_files_is_alembics_head() -> None:
@@ -20,10 +23,16 @@ def test_head_read_from_the_files_is_alembics_head() -> None:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
-    return f"sqlite+aiosqlite:///{tmp_path / 'shell-migrate.db'}"
+def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database with no schema yet (the session's PostgreSQL one is migrated already)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
+        return
+    request.getfixturevalue("pg_url")  # PostgreSQL answers (or the test fails/skips)
+    name = testing.create_database(PG_ADMIN_URL, "fbtest_migrate_")
+    yield testing.database_url(PG_ADMIN_URL, name)
+    dispose_shared()
+    testing.drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)

@@ -13,10 +13,9 @@ import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -36,6 +35,9 @@ from filterbets_nb.db.models import (
     utcnow,
 )
 from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _BATCH = 5_000
 #: Rows of COPY output parsed at a time when loading matches from PostgreSQL without a page size.
@@ -69,6 +71,8 @@ def _column_values(column: pd.Series) -> list[Any]:
     object columns are looked at value by value. Writing a million matches spent most of its
     time here when every column went value by value.
     """
+    import pandas as pd
+
     kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
     if kind in "iufb":
         values = column.to_numpy().tolist()
@@ -100,6 +104,8 @@ def _frame(rows: Sequence[Any], columns: Sequence[str], floats: Iterable[str] = 
     namedtuple attributes, a failed key lookup per row that costs more than the query, and
     letting pandas infer the type of each column of Python objects costs nearly as much again.
     """
+    import pandas as pd
+
     as_float = set(floats)
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     data: dict[str, Any] = {}
@@ -201,6 +207,8 @@ async def upsert_matches(
     tables cannot hold (:mod:`.limits`) raise ValueError before anything is written, on every
     database alike.
     """
+    import pandas as pd
+
     if frame.empty:
         return UpsertCounts()
     violation = first_violation(frame)
@@ -260,6 +268,8 @@ async def _copy_matches(session: AsyncSession, inserts: list[dict[str, Any]]) ->
 
     COPY bypasses SQLAlchemy's JSON type, so ``odds_extra`` goes as the JSON text it stores.
     """
+    import pandas as pd
+
     frame = pd.DataFrame(inserts)
     frame["odds_extra"] = [None if d is None else json.dumps(d) for d in frame["odds_extra"]]
     return await _copy_frame(session, matches_table.name, frame)
@@ -335,6 +345,8 @@ async def load_matches(
     parsed page by page as they arrive; elsewhere each page is its own query (keyset
     pagination on kick-off and id, so each page is one indexed range scan).
     """
+    import pandas as pd
+
     stmt = _matches_select(leagues, seasons, features)
     floats = [*ODDS_COLUMNS, *(FEATURE_COLUMNS if features else ()), "hthg", "htag"]
     block = page_size or _COPY_ROWS
@@ -386,6 +398,8 @@ async def _copy_out(
     of a million matches is never held at once; ``progress(rows_loaded)`` is called after each
     block.
     """
+    import pandas as pd
+
     driver = await _asyncpg_connection(session)
     if driver is None:
         return None
@@ -440,6 +454,8 @@ async def _copy_out(
 
 
 def _typed_matches(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     float_columns = [c for c in frame.columns if c in ODDS_COLUMNS or c in FEATURE_COLUMNS]
     float_columns += ["hthg", "htag"]
     frame[float_columns] = frame[float_columns].astype("float64")
@@ -572,6 +588,8 @@ async def replace_team_stats(session: AsyncSession, league: str, snapshot: pd.Da
 
 
 async def load_team_stats(session: AsyncSession, league: str | None = None) -> pd.DataFrame:
+    import pandas as pd
+
     stmt = (
         select(League.code.label("league"), Team.name.label("team"), TeamStats)
         .join(Team, Team.id == TeamStats.team_id)
@@ -696,6 +714,8 @@ async def load_bets(
     ``with_matches=False`` skips the match details (league, season, teams, score): the bets'
     own columns are all the summary needs.
     """
+    import pandas as pd
+
     t = matches_table
     home, away = aliased(Team), aliased(Team)
     b = BacktestBet
@@ -735,6 +755,8 @@ async def load_bets(
 
 
 async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
+    import pandas as pd
+
     stmt = select(BacktestJob).order_by(BacktestJob.created_at.desc()).limit(limit)
     rows = []
     for job in (await session.execute(stmt)).scalars():
@@ -762,6 +784,8 @@ async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
 async def stored_scope(session: AsyncSession) -> pd.DataFrame:
     """What is stored: one row per league and season with its match count (league, season,
     matches), in code and season order; what a scope that matches nothing is told."""
+    import pandas as pd
+
     t = matches_table
     stmt = (
         select(League.code, t.c.season, func.count(t.c.id))

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from celery import Signature, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -277,16 +276,3 @@ def save_results(self: Any, evaluated: dict[str, Any]) -> dict[str, Any]:
         "job %s saved: %s bets, profit %s", job_id, summary.get("bets"), summary.get("profit")
     )
     return {"status": "success", "job_id": job_id, "summary": summary}
-
-
-def backtest_chain(
-    job_id: str, task_ids: Sequence[str], *, soft_time_limit: float | None = None
-) -> Signature:
-    """The job's chain with its task ids fixed up front, so a client can follow every link
-    before it runs, and a re-sent chain (see :mod:`.recovery`) keeps the ids clients know."""
-    limits = {} if soft_time_limit is None else {"soft_time_limit": soft_time_limit}
-    return chain(
-        fetch_matches.s(job_id).set(task_id=task_ids[0]),
-        evaluate_filter.s().set(task_id=task_ids[1], **limits),
-        save_results.s().set(task_id=task_ids[2]),
-    )
