@@ -59,11 +59,15 @@ def head_revision() -> str:
 
 
 def current_revision(url: str | None = None) -> str | None:
-    """The revision stored in the database's ``alembic_version`` (None: no schema yet)."""
+    """The revision stored in the database's ``alembic_version`` (None: no schema yet).
+
+    On an engine of its own, disposed at once, like the upgrade's: a process that only checks
+    the schema keeps no connection open.
+    """
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from filterbets_nb.db.session import run_shared
+    from filterbets_nb.db.session import run_async
 
     async def read(session: AsyncSession) -> str | None:
         try:
@@ -72,7 +76,7 @@ def current_revision(url: str | None = None) -> str | None:
             await session.rollback()
             return None
 
-    return run_shared(read, url)
+    return run_async(read, url)
 
 
 def ensure_schema(url: str | None = None) -> None:
