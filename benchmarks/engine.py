@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     engine_s, result = best_of(3, lambda: run_backtest(matches, BENCH_FILTER))
     print(
         f"engine full run_backtest incl. bets frame + summary (best of 3): {engine_s:.3f} s "
-        f"(profit {result.summary['profit']:.2f})"
+        f"(profit {result.summary()['profit']:.2f})"
     )
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -241,8 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     ref_sample_s = time.perf_counter() - t0
     ref_s = ref_sample_s * n / len(sample)
     check = run_backtest(sample, BENCH_FILTER)
-    assert len(check.bets) == len(ref.bets), "engine and reference disagree on the sample"
-    assert abs(check.summary["profit"] - sum(b["profit"] for b in ref.bets)) < 1e-9
+    assert len(check.bets()) == len(ref.bets), "engine and reference disagree on the sample"
+    assert abs(check.summary()["profit"] - sum(b["profit"] for b in ref.bets)) < 1e-9
     print(
         f"reference row loop: {ref_s:.1f} s (extrapolated from {ref_sample_s:.2f} s "
         f"on a {len(sample):,}-row sample)"
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         "ftag": matches["ftag"].to_numpy(),
     }
     numpy_s, numpy_profit = best_of(3, lambda: numpy_baseline(arrays, league_ok))
-    assert abs(numpy_profit - result.summary["profit"]) < 1e-6, "numpy baseline disagrees"
+    assert abs(numpy_profit - result.summary()["profit"]) < 1e-6, "numpy baseline disagrees"
     print(f"bare numpy mask + settlement: {numpy_s:.3f} s")
     print(f"engine core / numpy ratio: {core_s / numpy_s:.1f}x (target <= 5x)")
     print(f"engine full run / numpy ratio: {engine_s / numpy_s:.1f}x")

@@ -134,7 +134,6 @@ def demo(
     ] = 0,
 ) -> None:
     """Generate seeded synthetic leagues, run one backtest through Celery, print its summary."""
-    from filterbets_nb.client import HEADLINE
     from filterbets_nb.filters import Filter
     from filterbets_nb.loading import load_demo
     from filterbets_nb.status import JobCancelled, JobFailed
@@ -150,8 +149,9 @@ def demo(
     except (JobFailed, JobCancelled) as exc:
         raise _fail(str(exc)) from exc
     from filterbets_nb.formatting import summary_text
+    from filterbets_nb.stats import HEADLINE_METRICS
 
-    keys = ["bets", "wins", "losses", *HEADLINE[2:-2], "skipped_no_odds"]
+    keys = ["bets", "wins", "losses", *HEADLINE_METRICS[2:-2], "skipped_no_odds"]
     typer.echo(_indent(summary_text(run.summary()[keys])))
     typer.echo(f"job id: {run.job_id}")
 
@@ -288,9 +288,7 @@ def backtest_cmd(
     except (JobFailed, JobCancelled, SubmitError, ValueError, TypeError, TimeoutError) as exc:
         raise _fail(str(exc)) from exc
     if as_json:
-        from filterbets_nb.stats import to_jsonable
-
-        typer.echo(json.dumps({**to_jsonable(run.summary()), "job_id": run.job_id}))
+        typer.echo(json.dumps({**run.summary_json(), "job_id": run.job_id}))
     else:
         from filterbets_nb.formatting import summary_text
 

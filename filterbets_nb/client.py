@@ -17,21 +17,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from celery import group
 from celery.canvas import Signature
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.config import Settings, get_settings, mask_url
 from filterbets_nb.db import store
+from filterbets_nb.db.limits import check_scope_codes
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.errors import UserError
 from filterbets_nb.filters import Filter, as_filter, job_label
-from filterbets_nb.formatting import Summary, Table, summary_html
-from filterbets_nb.results import ResultViews
-from filterbets_nb.stats import HEADLINE_METRICS, from_jsonable
+from filterbets_nb.results import BacktestResults
 from filterbets_nb.status import (
     ENDED_STATES,
     JobCancelled,
@@ -45,12 +43,13 @@ from filterbets_nb.tasks.progress import read_progress
 from filterbets_nb.tasks.status import chain_state, check_task_id
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from filterbets_nb.formatting import Summary, Table
     from filterbets_nb.notebook import ProgressBar
 
 #: Kept for callers of the earlier name; the one definition is ``status.ENDED_STATES``.
 TERMINAL = ENDED_STATES
-#: The metrics a one-row-per-run table or a short summary shows first.
-HEADLINE = HEADLINE_METRICS
 
 
 class BacktestFailed(JobFailed):
@@ -69,10 +68,8 @@ class SubmitError(UserError, RuntimeError):
 ROW_GRACE = 5.0
 #: Seconds a job may stay PENDING before its status says that no worker has taken it.
 NOTICE_AFTER = 5.0
-#: Bounds of the inputs a submit accepts, checked before anything is stored or sent.
-MAX_LEAGUE = 32  # leagues.code
-MAX_SEASON = 16
-MAX_SCOPE_ITEMS = 500
+#: Bounds of the inputs a submit accepts, checked before anything is stored or sent (scope
+#: codes: ``db.limits.check_scope_codes``).
 MAX_STAKE = 1e9
 #: The evaluate link's hard time limit (``task_time_limit``): a soft limit must stay below it.
 MAX_SOFT_TIME_LIMIT = 3600.0
@@ -172,7 +169,7 @@ def _autostart_wanted() -> bool:
     return _autostart[0] and os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
 
 
-def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[str]:
+def _codes(value: str | Sequence[str] | None, what: str) -> list[str]:
     """A list of codes from one code or a sequence of them (``"E0"`` means ``["E0"]``)."""
     if value is None:
         return []
@@ -184,12 +181,7 @@ def _codes(value: str | Sequence[str] | None, what: str, longest: int) -> list[s
             raise TypeError(f"{what} must be strings, got {item!r} ({type(item).__name__})")
     # "E0,SP1" means two codes wherever it comes from (a notebook or a repeated CLI option).
     codes = [part.strip() for item in items for part in _split(item)]
-    if len(codes) > MAX_SCOPE_ITEMS:
-        raise ValueError(f"at most {MAX_SCOPE_ITEMS} {what}, got {len(codes)}")
-    for code in codes:
-        if not code.strip() or len(code) > longest or "\x00" in code:
-            shown = code if len(code) <= 40 else code[:40] + "..."
-            raise ValueError(f"{what}: {shown!r} is not a code (1 to {longest} characters, no NUL)")
+    check_scope_codes(what, codes)
     return codes
 
 
@@ -201,6 +193,7 @@ def _split(item: str) -> list[str]:
 def fields() -> Table:
     """Every filter field: type, description and the football-data columns that carry it."""
     from filterbets_nb.catalog import field_catalog
+    from filterbets_nb.formatting import Table
 
     return Table(field_catalog())
 
@@ -240,8 +233,8 @@ def _validate(
     if parsed.stake > MAX_STAKE:
         raise ValueError(f"stake must be at most {MAX_STAKE:g} units, got {parsed.stake:g}")
     scope = {
-        "leagues": _codes(leagues, "leagues", MAX_LEAGUE),
-        "seasons": _codes(seasons, "seasons", MAX_SEASON),
+        "leagues": _codes(leagues, "leagues"),
+        "seasons": _codes(seasons, "seasons"),
     }
     limit = _check_limit(soft_time_limit)
     return _Submission(parsed, scope, job_label(parsed, label), limit)
@@ -281,7 +274,7 @@ def check_scope(scope: Mapping[str, Sequence[str]]) -> None:
 
 def _prepare(sub: _Submission) -> tuple[BacktestRun, Signature]:
     """Write the job row and build (not send) its chain, with the task ids known up front."""
-    from filterbets_nb.tasks.backtest_tasks import backtest_chain
+    from filterbets_nb.tasks.chains import backtest_chain
 
     filter_dict = sub.filter.to_dict()
     job_id = str(uuid.uuid4())
@@ -360,11 +353,12 @@ def backtest(
     return run
 
 
-class BacktestRun(ResultViews):
+class BacktestRun(BacktestResults):
     """Handle on one submitted backtest: state, progress, waiting, and its results as frames.
 
-    ``equity()``, ``monthly()`` and ``plot()`` are shared with the in-process
-    :class:`~filterbets_nb.engine.BacktestResult` (:mod:`filterbets_nb.results`).
+    Its results read like the in-process :class:`~filterbets_nb.engine.BacktestResult`'s:
+    ``summary()``, ``bets()``, ``equity()``, ``monthly()``, ``plot()``, ``simulate()``
+    (:class:`~filterbets_nb.results.BacktestResults`).
     """
 
     def __init__(self, job_id: str, task_ids: Sequence[str], label: str = "") -> None:
@@ -459,9 +453,20 @@ class BacktestRun(ResultViews):
         )
 
     def _summary_of(self, job: Any) -> Summary:
+        from filterbets_nb.formatting import Summary
+        from filterbets_nb.stats import from_jsonable
+
+        return Summary(from_jsonable(self._stored_summary(job)))
+
+    def _stored_summary(self, job: Any) -> dict[str, Any]:
         if job.status != JobState.SUCCESS or job.summary is None:
             raise RuntimeError(f"backtest {self.job_id} has no results yet (state {job.status})")
-        return Summary(from_jsonable(job.summary))
+        return dict(job.summary)
+
+    def summary_json(self) -> dict[str, Any]:
+        """The summary as stored: plain JSON values (NaN as None), read without pandas, for
+        the CLI's ``--json``."""
+        return self._stored_summary(self._job())
 
     def summary(self) -> Summary:
         """Named metrics (bets, profit, roi, hit_rate, ...): a pandas Series of raw floats
@@ -490,9 +495,6 @@ class BacktestRun(ResultViews):
     def _ipython_display_(self) -> None:
         self.progress().display()
 
-    def _bets_frame(self) -> pd.DataFrame:
-        return self.bets()
-
     def _plot_title(self) -> str:
         return self.label or self.job_id
 
@@ -505,7 +507,11 @@ class BacktestRun(ResultViews):
         )
         if status["state"] == JobState.SUCCESS:
             summary = self._summary_of(job)
-            table = summary_html(summary[[key for key in HEADLINE if key in summary.index]])
+            from filterbets_nb.formatting import summary_html
+            from filterbets_nb.stats import HEADLINE_METRICS
+
+            shown = [key for key in HEADLINE_METRICS if key in summary.index]
+            table = summary_html(summary[shown])
             return f"<div>{head}{table}</div>"
         if status["error"]:
             return f"<div>{head}<pre>{html.escape(str(status['error']))}</pre></div>"
@@ -525,6 +531,8 @@ def load_results(job_id: str) -> BacktestRun:
 def jobs(limit: int = 100) -> Table:
     """Recent backtest jobs, newest first: scope (leagues, seasons), label, state, when, bets,
     profit and ROI; shown formatted, holding the raw values."""
+    from filterbets_nb.formatting import Table
+
     ensure_schema()
     return Table(run_shared(lambda s: store.list_jobs(s, limit)))
 
@@ -561,6 +569,9 @@ def compare(
 
     Rows keep the order of ``filters``; a failed run gets its error in the ``error`` column.
     """
+    from filterbets_nb.formatting import Table
+    from filterbets_nb.stats import HEADLINE_METRICS
+
     names = list(labels) if labels is not None else [""] * len(filters)
     if len(names) != len(filters):
         raise ValueError(f"{len(filters)} filters but {len(names)} labels")
@@ -588,7 +599,7 @@ def compare(
         row: dict[str, Any] = {"label": run.label, "job_id": run.job_id}
         try:
             summary = run.wait(timeout).summary()
-            row.update({key: summary[key] for key in HEADLINE})
+            row.update({key: summary[key] for key in HEADLINE_METRICS})
             row["error"] = None
         except (BacktestFailed, BacktestCancelled) as exc:
             row["error"] = str(exc)
@@ -661,8 +672,8 @@ def matches(
 ) -> pd.DataFrame:
     """Stored matches with their pre-match features, in kick-off order (for local research)."""
     ensure_schema()
-    codes = _codes(leagues, "leagues", MAX_LEAGUE) or None
-    years = _codes(seasons, "seasons", MAX_SEASON) or None
+    codes = _codes(leagues, "leagues") or None
+    years = _codes(seasons, "seasons") or None
     # A copy: the loader builds the frame column by column, and adding a column to that frame
     # in a notebook would warn "highly fragmented".
     return run_shared(lambda s: store.load_matches(s, codes, years)).copy()

@@ -37,7 +37,8 @@ import pyarrow as pa
 
 from filterbets_nb import prices, schema, stats
 from filterbets_nb.filters import Filter, FilterError, evaluate
-from filterbets_nb.results import ResultViews
+from filterbets_nb.formatting import Summary
+from filterbets_nb.results import BacktestResults
 from filterbets_nb.schema import IDENTITY_COLUMNS, MARKET_SETTLEMENT_COLUMNS, SETTLEMENT_COLUMNS
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
     "settle_handicap",
 ]
 
-#: Columns of ``BacktestResult.bets``, in order.
+#: Columns of ``BacktestResult.bets()``, in order.
 BET_COLUMNS: Final[tuple[str, ...]] = (
     "match_id",
     "kickoff",
@@ -89,33 +90,46 @@ BoolArray = npt.NDArray[np.bool_]
 Progress = Callable[[int, int], object]  # the return value is ignored
 
 
-@dataclass
-class BacktestResult(ResultViews):
-    """Outcome of :func:`run_backtest`.
+class BacktestResult(BacktestResults):
+    """Outcome of :func:`run_backtest`: ``summary()`` and ``bets()`` like a task-system run.
 
-    ``selected = len(bets) + skipped_no_odds + skipped_no_edge``; ``matches_considered`` counts the
-    matches with a result (``unsettled`` the ones without). ``summary`` is
+    ``selected = len(bets()) + skipped_no_odds + skipped_no_edge``; ``matches_considered``
+    counts the matches with a result (``unsettled`` the ones without). ``summary()`` is
     :func:`filterbets_nb.stats.compute_stats` of the bets.
     """
 
-    filter: Filter
-    bets: pd.DataFrame
-    skipped_no_odds: int
-    skipped_no_edge: int
-    matches_considered: int
-    selected: int
-    unsettled: int
-    summary: pd.Series
+    def __init__(
+        self,
+        *,
+        filter: Filter,
+        bets: pd.DataFrame,
+        summary: pd.Series,
+        skipped_no_odds: int,
+        skipped_no_edge: int,
+        matches_considered: int,
+        selected: int,
+        unsettled: int,
+    ) -> None:
+        self.filter = filter
+        self._bets = bets
+        self._summary = summary
+        self.skipped_no_odds = skipped_no_odds
+        self.skipped_no_edge = skipped_no_edge
+        self.matches_considered = matches_considered
+        self.selected = selected
+        self.unsettled = unsettled
 
-    def _bets_frame(self) -> pd.DataFrame:
-        return self.bets
+    def __repr__(self) -> str:
+        return f"BacktestResult({self.filter.describe()!r}, bets={len(self._bets)})"
+
+    def summary(self) -> Summary:
+        return Summary(self._summary)
+
+    def bets(self) -> pd.DataFrame:
+        return self._bets
 
     def _plot_title(self) -> str:
         return self.filter.describe()
-
-    def equity_curve(self) -> pd.DataFrame:
-        """The earlier name of :meth:`equity` (same frame)."""
-        return self.equity()
 
 
 def settle_handicap(

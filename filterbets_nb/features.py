@@ -29,13 +29,15 @@ look-ups, so the cost is a couple of sorts regardless of the number of teams.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from filterbets_nb import schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SIDES: Final[tuple[str, str]] = ("home", "away")
 FORM_WINDOWS: Final[tuple[int, ...]] = (5, 10)
@@ -102,6 +104,8 @@ class _Long:
     """Two rows per match (home rows then away rows), as plain arrays."""
 
     def __init__(self, matches: pd.DataFrame) -> None:
+        import pandas as pd
+
         missing = [c for c in _REQUIRED if c not in matches.columns]
         if missing:
             raise ValueError(f"matches frame lacks columns {missing}")
@@ -135,6 +139,8 @@ class _Long:
 
 def _kickoff_ns(kickoff: pd.Series) -> IntArray:
     """Kick-off as int64 nanoseconds, whatever datetime unit pandas chose for the column."""
+    import pandas as pd
+
     values = pd.to_datetime(kickoff).to_numpy().astype("datetime64[ns]")
     return values.view(np.int64)
 
@@ -244,6 +250,8 @@ def compute_features(matches: pd.DataFrame) -> pd.DataFrame:
     Join them onto the matches with :func:`with_features` (or
     ``matches.join(compute_features(matches), on="match_id")``) before running a backtest.
     """
+    import pandas as pd
+
     lg = _Long(matches)
     # Season stats: sorted by team, season, kickoff, match_id; the window of a row ends at the first
     # row of its (team, season, kickoff) run, so same-kick-off rows never see each other.
@@ -273,6 +281,8 @@ def compute_features(matches: pd.DataFrame) -> pd.DataFrame:
 
 def with_features(matches: pd.DataFrame) -> pd.DataFrame:
     """``matches`` plus its feature columns (replacing stale ones), row order kept."""
+    import pandas as pd
+
     feats = compute_features(matches)
     base = matches.drop(columns=[c for c in FEATURE_COLUMNS if c in matches.columns])
     added = pd.DataFrame({col: feats[col].to_numpy() for col in FEATURE_COLUMNS}, index=base.index)
@@ -288,6 +298,8 @@ def team_snapshot(matches: pd.DataFrame) -> pd.DataFrame:
     ``last_match`` is the kick-off of its last played match. This is what a daily refresh writes
     to the ``team_stats`` table; teams without any result are left out.
     """
+    import pandas as pd
+
     done = matches[_played_mask(matches)]
     if done.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SNAPSHOT_COLUMNS})

@@ -82,15 +82,17 @@ import re
 import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from filterbets_nb import prices, schema
 from filterbets_nb.errors import UserError
 from filterbets_nb.features import FEATURE_DESCRIPTIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FIELDS",
@@ -577,6 +579,8 @@ class Filter:
 # ---------------------------------------------------------------------------------- predicates
 def _prepare(rule: Rule, column: pd.Series, index: int) -> Any:
     """Per-rule prepared data: ("lut", codes, table) or ("num", float array) or ("day", ints)."""
+    import pandas as pd
+
     kind = FIELDS[rule.field].kind
     if kind in ("str", "season"):
         codes, uniques = pd.factorize(column, use_na_sentinel=True)

@@ -1,37 +1,49 @@
-"""The views every backtest result offers, written once for both kinds of result.
+"""The one interface of a backtest's results, written once for both kinds of result.
 
 :class:`~filterbets_nb.engine.BacktestResult` (run in process by ``fb.run_backtest``) and
 :class:`~filterbets_nb.client.BacktestRun` (run by the task system, ``fb.backtest``) both derive
-from :class:`ResultViews`, so ``equity()``, ``monthly()``, ``plot()`` and ``simulate()`` have the
-same names, signatures and code whichever way the bets were computed. Each class only says where
-its bets frame comes from (:meth:`ResultViews._bets_frame`) and what to title a plot.
+from :class:`BacktestResults`, so a notebook cell reads either the same way: ``summary()``,
+``bets()``, ``equity()``, ``monthly()``, ``plot()`` and ``simulate()``, all methods. A method
+rather than an attribute because a run's results live in the database and are read on demand;
+the in-process result returns what it already holds. Each class says only where its summary
+and bets come from and what to title a plot.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from filterbets_nb import stats
 
+class BacktestResults(ABC):
+    """``summary()`` and ``bets()`` from the subclass; ``equity()``, ``monthly()``, ``plot()``
+    and ``simulate()`` from the bets."""
 
-class ResultViews:
-    """``equity()``, ``monthly()``, ``plot()`` and ``simulate()`` from a bets frame."""
+    @abstractmethod
+    def summary(self) -> pd.Series:
+        """Named metrics (bets, profit, roi, hit_rate, ...) of the bets, rates as fractions."""
 
-    def _bets_frame(self) -> pd.DataFrame:
-        raise NotImplementedError
+    @abstractmethod
+    def bets(self) -> pd.DataFrame:
+        """Every bet, in kick-off order, with its match, odds, stake, result and profit."""
 
     def _plot_title(self) -> str:
         return ""
 
     def equity(self) -> pd.DataFrame:
         """Cumulative profit, running peak and drawdown after every bet."""
-        return stats.equity_curve(self._bets_frame())
+        from filterbets_nb import stats
+
+        return stats.equity_curve(self.bets())
 
     def monthly(self) -> pd.DataFrame:
         """Bets, wins, staked, profit, ROI and hit rate per calendar month."""
-        return stats.monthly_breakdown(self._bets_frame())
+        from filterbets_nb import stats
+
+        return stats.monthly_breakdown(self.bets())
 
     def plot(self, ax: Any = None, *, x: str = "date", by: str | None = None) -> Any:
         """Matplotlib equity curve against kick-off dates (``x="bet"``: bet number) with the
@@ -39,14 +51,14 @@ class ResultViews:
         from filterbets_nb.plotting import plot_equity, plot_seasons
 
         if by == "season":
-            return plot_seasons(self._bets_frame(), title=self._plot_title(), ax=ax)
+            return plot_seasons(self.bets(), title=self._plot_title(), ax=ax)
         if by is not None:
             raise ValueError(f"by must be None or 'season', not {by!r}")
-        return plot_equity(self._bets_frame(), title=self._plot_title(), ax=ax, x=x)  # type: ignore[arg-type]
+        return plot_equity(self.bets(), title=self._plot_title(), ax=ax, x=x)  # type: ignore[arg-type]
 
     def simulate(self, **options: Any) -> Any:
         """Bankroll paths bootstrapped from these bets (``n``, ``bank``, ``staking``,
         ``fraction``, ``seed``...): see :func:`filterbets_nb.research.simulate.simulate`."""
         from filterbets_nb.research.simulate import simulate
 
-        return simulate(self._bets_frame(), **options)
+        return simulate(self.bets(), **options)

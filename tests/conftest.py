@@ -206,3 +206,12 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     get_settings.cache_clear()
     yield tmp_path / "data"
     get_settings.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The notebooks' cells (nbval) start their data dir's shared worker, so they are slow
+    tests like every other test that starts worker processes (``-m "not slow"`` skips them)."""
+    notebooks = ROOT / "notebooks"
+    for item in items:
+        if notebooks in item.path.parents:
+            item.add_marker(pytest.mark.slow)

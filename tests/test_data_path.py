@@ -65,7 +65,7 @@ def database(
 
 
 def _bets(flt: Filter, matches: pd.DataFrame) -> pd.DataFrame:
-    bets = run_backtest(matches, flt).bets
+    bets = run_backtest(matches, flt).bets()
     text = ["league", "season", "home_team", "away_team"]
     return bets.astype(dict.fromkeys(text, str))
 
@@ -241,5 +241,5 @@ def test_stored_fixtures_are_never_loaded_nor_bet(database: str, tmp_path: Path)
         )
         fx1 = matches[matches["league"].astype(str) == "FX1"]
         assert len(fx1) == 1 and fx1["home_team"].astype(str).tolist() == ["Alpha"]
-        bets = run_backtest(matches, flt).bets
+        bets = run_backtest(matches, flt).bets()
         assert (bets["league"].astype(str) == "FX1").sum() == 1

@@ -60,7 +60,7 @@ def _matches() -> pd.DataFrame:
 
 def test_hand_computed_flat_home() -> None:
     result = run_backtest(_matches(), (F.league == "E0").bet("home", stake=2))
-    bets = result.bets
+    bets = result.bets()
     assert list(bets.columns) == list(BET_COLUMNS)
     # E0 in kick-off order (tie at 08-10 broken by id): 9, 2, 5, 7 (no odds), 3.
     assert bets["match_id"].tolist() == [9, 2, 5, 3]
@@ -79,24 +79,24 @@ def test_hand_computed_flat_home() -> None:
     assert result.skipped_no_edge == 0
     assert result.matches_considered == 6
     assert result.unsettled == 0
-    assert result.summary["bets"] == 4
-    assert result.summary["profit"] == -4.0
-    assert result.summary["roi"] == -0.5
-    assert result.summary["skipped_no_odds"] == 1
+    assert result.summary()["bets"] == 4
+    assert result.summary()["profit"] == -4.0
+    assert result.summary()["roi"] == -0.5
+    assert result.summary()["skipped_no_odds"] == 1
 
 
 def test_each_market_uses_its_own_column_and_settlement() -> None:
     under = run_backtest(_matches(), Filter((), "under25"))
     # goals 3, 0, 2, 3, 3, 0 -> under wins for ids 2, 9, 3 (<= 2 goals)
-    order = under.bets.set_index("match_id")
+    order = under.bets().set_index("match_id")
     assert order["won"].to_dict() == {9: True, 1: False, 2: True, 5: False, 7: False, 3: True}
     assert order.loc[7, "odds"] == 2.2
-    assert math.isclose(under.summary["profit"], 0.7 + 0.6 + 0.5 - 3, abs_tol=1e-12)
+    assert math.isclose(under.summary()["profit"], 0.7 + 0.6 + 0.5 - 3, abs_tol=1e-12)
     b365 = run_backtest(_matches(), Filter((), "under25", price="b365"))
-    assert b365.bets.set_index("match_id").loc[7, "odds"] == 2.3
+    assert b365.bets().set_index("match_id").loc[7, "odds"] == 2.3
     draw = run_backtest(_matches(), Filter((), "draw"))
     assert draw.skipped_no_odds == 1  # match 3 priced at 1.0
-    assert draw.bets["won"].sum() == 2  # 1-1 (id 9) and 0-0 (id 2)
+    assert draw.bets()["won"].sum() == 2  # 1-1 (id 9) and 0-0 (id 2)
 
 
 @pytest.mark.parametrize(
@@ -163,14 +163,14 @@ def _handicap_matches() -> pd.DataFrame:
 
 def test_handicap_backtest_hand_computed() -> None:
     result = run_backtest(_handicap_matches(), Filter((), "ah_home"))
-    bets = result.bets.set_index("match_id")
+    bets = result.bets().set_index("match_id")
     assert bets["line"].to_dict() == {9: 0.5, 1: -2.75, 2: 0.0, 5: -0.25}
     # 1-1 +0.5 win; 3-0 -2.75: halves at -2.5 (won) and -3 (pushed); 0-0 push; 2-1 -0.25 win
     outcome = {9: "win", 1: "half_win", 2: "push", 5: "win"}
     assert bets["outcome"].to_dict() == outcome
     assert bets["profit"].to_dict() == pytest.approx({9: 0.8, 1: 0.6, 2: 0.0, 5: 0.9})
     assert bets["won"].to_dict() == {9: True, 1: True, 2: False, 5: True}
-    s = result.summary
+    s = result.summary()
     assert (s["wins"], s["half_wins"], s["pushes"], s["half_losses"], s["losses"]) == (
         2,
         1,
@@ -195,7 +195,7 @@ def test_handicap_backtest_hand_computed() -> None:
 
 def test_handicap_away_line_close_source_and_fair_method() -> None:
     frame = _handicap_matches()
-    away = run_backtest(frame, Filter((), "ah_away", price="avg_close")).bets
+    away = run_backtest(frame, Filter((), "ah_away", price="avg_close")).bets()
     away = away.set_index("match_id")
     # the away side gets -AHCh: 0.25, -0.25, -0.5, 2.75; margins -1, 0, 0, -3
     assert away["line"].to_dict() == {9: -0.5, 1: 2.75, 2: -0.25, 5: 0.25}
@@ -205,8 +205,8 @@ def test_handicap_away_line_close_source_and_fair_method() -> None:
     shin = run_backtest(frame, Filter((), "ah_away", price="avg_close", fair_method="shin"))
     additive = run_backtest(frame, Filter((), "ah_away", price="avg_close", fair_method="additive"))
     # two outcomes: Shin's probabilities are the additive ones, not the multiplicative ones
-    pd.testing.assert_series_equal(shin.bets["p_fair_close"], additive.bets["p_fair_close"])
-    assert not np.allclose(shin.bets["p_fair_close"], away.sort_index()["p_fair_close"].values)
+    pd.testing.assert_series_equal(shin.bets()["p_fair_close"], additive.bets()["p_fair_close"])
+    assert not np.allclose(shin.bets()["p_fair_close"], away.sort_index()["p_fair_close"].values)
 
 
 @pytest.mark.parametrize(
@@ -226,8 +226,8 @@ def test_market_columns_are_all_a_backtest_reads(flt: Filter) -> None:
     rule_columns = [flt.column_of(rule.field) for rule in flt.rules]
     needed = [*schema.SETTLEMENT_COLUMNS, *schema.market_columns(flt.price, flt.market)]
     slim = frame[list(dict.fromkeys(needed + rule_columns))]
-    full_bets = run_backtest(frame, flt).bets
-    pd.testing.assert_frame_equal(run_backtest(slim, flt).bets, full_bets)
+    full_bets = run_backtest(frame, flt).bets()
+    pd.testing.assert_frame_equal(run_backtest(slim, flt).bets(), full_bets)
     assert len(full_bets) > 0 and full_bets["p_fair_close"].notna().any()
 
 
@@ -236,7 +236,7 @@ def test_handicap_without_a_usable_line_is_not_bet() -> None:
     frame["ah_home_line"] = [np.nan, 0.1, 0.5, -2.75]  # no line; not a quarter line
     result = run_backtest(frame, Filter((), "ah_home"))
     assert result.skipped_no_odds == 2
-    assert sorted(result.bets["match_id"]) == [1, 9]
+    assert sorted(result.bets()["match_id"]) == [1, 9]
 
 
 def test_kelly_hand_computed() -> None:
@@ -251,14 +251,14 @@ def test_kelly_hand_computed() -> None:
     result = run_backtest(_matches(), flt)
     # id 9: p .45 @2.5: f*=(1.125-1)/1.5=1/12 -> 100*.5/12; id 2: .5@1.8: (.9-1)<0 -> no edge
     # id 5: .6@2.0: f*=.2 -> 10; id 7 no odds; id 3: p NaN -> no edge
-    assert result.bets["match_id"].tolist() == [9, 5]
-    assert result.bets["stake"].tolist() == pytest.approx([50 / 12, 10.0], abs=1e-12)
-    assert result.bets["profit"].tolist() == pytest.approx([-50 / 12, 10.0], abs=1e-12)
-    assert result.bets["prob"].tolist() == [0.45, 0.6]
+    assert result.bets()["match_id"].tolist() == [9, 5]
+    assert result.bets()["stake"].tolist() == pytest.approx([50 / 12, 10.0], abs=1e-12)
+    assert result.bets()["profit"].tolist() == pytest.approx([-50 / 12, 10.0], abs=1e-12)
+    assert result.bets()["prob"].tolist() == [0.45, 0.6]
     assert result.skipped_no_edge == 2
     assert result.skipped_no_odds == 1
     assert result.selected == 5
-    assert result.summary["skipped_no_edge"] == 2
+    assert result.summary()["skipped_no_edge"] == 2
 
 
 def test_kelly_rejects_bad_probabilities_and_missing_column() -> None:
@@ -275,7 +275,7 @@ def test_unsettled_matches_are_not_considered() -> None:
     frame["fthg"] = frame["fthg"].astype(float)
     frame.loc[frame["match_id"] == 5, "fthg"] = np.nan
     result = run_backtest(frame, Filter((), "home"))
-    assert 5 not in result.bets["match_id"].tolist()
+    assert 5 not in result.bets()["match_id"].tolist()
     assert result.matches_considered == 5
     assert result.unsettled == 1
 
@@ -293,7 +293,7 @@ def test_missing_columns() -> None:
 
 def test_closing_odds_nan_without_close_column() -> None:
     frame = _matches().drop(columns=["avg_close_home"])
-    bets = run_backtest(frame, Filter((), "home")).bets
+    bets = run_backtest(frame, Filter((), "home")).bets()
     assert bets["closing_odds"].isna().all()
 
 
@@ -302,13 +302,13 @@ def test_empty_frame_and_no_bets() -> None:
     empty = _matches().iloc[:0]
     result = run_backtest(empty, Filter((), "home"), progress=lambda a, b: calls.append((a, b)))
     assert calls == [(0, 0)]
-    assert result.bets.empty
-    assert list(result.bets.columns) == list(BET_COLUMNS)
-    assert result.summary["bets"] == 0
-    assert math.isnan(result.summary["roi"])
+    assert result.bets().empty
+    assert list(result.bets().columns) == list(BET_COLUMNS)
+    assert result.summary()["bets"] == 0
+    assert math.isnan(result.summary()["roi"])
     none = run_backtest(_matches(), (F.league == "XX").bet("home"))
     assert none.selected == 0
-    assert none.summary["bets"] == 0
+    assert none.summary()["bets"] == 0
 
 
 def test_progress_increases_to_total() -> None:
@@ -320,7 +320,7 @@ def test_progress_increases_to_total() -> None:
     )
     assert calls == [(10, 42), (20, 42), (30, 42), (40, 42), (42, 42)]
     whole = run_backtest(frame, Filter((), "home"))
-    pd.testing.assert_frame_equal(result.bets, whole.bets)
+    pd.testing.assert_frame_equal(result.bets(), whole.bets())
     with pytest.raises(ValueError, match="chunk_size"):
         run_backtest(frame, Filter((), "home"), chunk_size=0)
 
@@ -443,18 +443,18 @@ def test_engine_matches_reference(seed: int, n: int, flt: Filter, chunk: int) ->
     assert got.selected == ref.selected
     assert got.skipped_no_odds == ref.skipped_no_odds
     assert got.skipped_no_edge == ref.skipped_no_edge
-    assert len(got.bets) == len(ref.bets)
-    assert got.bets["match_id"].tolist() == [b["match_id"] for b in ref.bets]
-    assert got.bets["won"].tolist() == [b["won"] for b in ref.bets]
-    assert got.bets["outcome"].tolist() == [b["outcome"] for b in ref.bets]
+    assert len(got.bets()) == len(ref.bets)
+    assert got.bets()["match_id"].tolist() == [b["match_id"] for b in ref.bets]
+    assert got.bets()["won"].tolist() == [b["won"] for b in ref.bets]
+    assert got.bets()["outcome"].tolist() == [b["outcome"] for b in ref.bets]
     columns = ("odds", "stake", "profit", "cum_profit", "closing_odds", "prob", "line")
     for column in (*columns, "p_fair_close", "clv"):
         for mine, theirs in zip(
-            got.bets[column].tolist(), [b[column] for b in ref.bets], strict=True
+            got.bets()[column].tolist(), [b[column] for b in ref.bets], strict=True
         ):
             assert _same(mine, theirs), (column, mine, theirs)
-    assert got.bets["kickoff"].tolist() == [b["kickoff"] for b in ref.bets]
-    assert _same(got.summary["profit"], sum(b["profit"] for b in ref.bets))
+    assert got.bets()["kickoff"].tolist() == [b["kickoff"] for b in ref.bets]
+    assert _same(got.summary()["profit"], sum(b["profit"] for b in ref.bets))
     assert got.filter.mask(frame).sum() >= got.selected
 
 
@@ -469,8 +469,8 @@ def test_arrow_table_input_gives_the_same_result() -> None:
     flt = F.home_odds.between(1.5, 2.5).bet("home")
     from_pandas = run_backtest(matches, flt)
     from_arrow = run_backtest(pa.Table.from_pandas(matches), flt)
-    pd.testing.assert_frame_equal(from_pandas.bets, from_arrow.bets)
-    assert len(from_arrow.bets) > 0
+    pd.testing.assert_frame_equal(from_pandas.bets(), from_arrow.bets())
+    assert len(from_arrow.bets()) > 0
 
 
 @pytest.mark.parametrize("market", MARKETS)

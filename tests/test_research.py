@@ -154,7 +154,7 @@ def test_sweep_rows_are_the_backtests_numbers(matches: pd.DataFrame) -> None:
     result = sweep_in_process(matches, make_home, lo=[1.5, 2.2], pts=[0, 9])
     assert result.n_tried == 4
     for i, row in result.frame.iterrows():
-        summary = run_backtest(matches, make_home(row["lo"], row["pts"])).summary
+        summary = run_backtest(matches, make_home(row["lo"], row["pts"])).summary()
         for key in ("bets", "wins", "profit", "roi", "max_drawdown", "p_value", "z_score"):
             assert row[key] == pytest.approx(summary[key], nan_ok=True), (i, key)
         sums = add_sums(result.rows[int(i)]["seasons"].values())
@@ -167,7 +167,7 @@ def test_sweep_rows_are_the_backtests_numbers(matches: pd.DataFrame) -> None:
 
 def test_per_bet_moments_match_numpy(matches: pd.DataFrame) -> None:
     result = sweep_in_process(matches, make_home, lo=[2.0], pts=[6])
-    bets = run_backtest(matches, make_home(2.0, 6)).bets
+    bets = run_backtest(matches, make_home(2.0, 6)).bets()
     r = (bets["profit"] / bets["stake"]).to_numpy()
     figures = metrics_from_sums(add_sums(result.rows[0]["seasons"].values()))
     z = (r - r.mean()) / r.std()
@@ -261,7 +261,7 @@ def test_walk_forward_chooses_on_training_and_judges_on_the_next_season(
         train = matches[seasons.isin(fold["train"].split())].reset_index(drop=True)
         test = matches[seasons == fold["test"]].reset_index(drop=True)
         scores = {
-            (lo, pts): run_backtest(train, make_home(lo, pts)).summary
+            (lo, pts): run_backtest(train, make_home(lo, pts)).summary()
             for lo in grid["lo"]
             for pts in grid["pts"]
         }
@@ -269,7 +269,7 @@ def test_walk_forward_chooses_on_training_and_judges_on_the_next_season(
         chosen = max(eligible, key=lambda k: eligible[k])
         assert (fold["lo"], fold["pts"]) == chosen
         assert fold["is_roi"] == pytest.approx(eligible[chosen])
-        oos = run_backtest(test, make_home(*chosen)).summary
+        oos = run_backtest(test, make_home(*chosen)).summary()
         assert fold["oos_roi"] == pytest.approx(oos["roi"])
         assert fold["oos_bets"] == oos["bets"]
     assert len(result.bets) == result.folds["oos_bets"].sum()
@@ -339,7 +339,7 @@ def test_scan_uses_only_what_was_known_before_kick_off(matches: pd.DataFrame) ->
     fixtures = stored[stored["fthg"].isna()]
     assert result.n_fixtures == len(fixtures) and result.no_history == 0
     played = stored[stored["fthg"].notna()]
-    assert result.record["bets"] == run_backtest(played, flt).summary["bets"]
+    assert result.record["bets"] == run_backtest(played, flt).summary()["bets"]
     assert len(result.selected) > 0
     for _, pick in result.selected.head(5).iterrows():
         # The form of the home team from its last 5 *played* matches before this kick-off.

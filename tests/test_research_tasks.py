@@ -112,7 +112,7 @@ if EMBEDDED:
         "profit": [float(remote.bets["profit"].sum()), float(mine.bets["profit"].sum())],
         "gap": [remote.gap, mine.gap],
         "scan": [scanned["fixtures"], scanned["record"]["bets"]],
-        "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary["bets"]),
+        "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary()["bets"]),
     })
 print(json.dumps(out))
 """,

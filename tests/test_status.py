@@ -121,6 +121,19 @@ def test_bad_submit_inputs_are_refused_before_anything_is_stored(
     assert not (settings_env / "worker.lock").exists()
 
 
+def test_scope_codes_are_bounded_once_by_the_columns_they_match() -> None:
+    from filterbets_nb.client import _codes
+    from filterbets_nb.db.limits import MAX_SCOPE_ITEMS, SCOPE_CODE_LIMITS, TEXT_LIMITS
+
+    assert {"leagues": TEXT_LIMITS["league"], "seasons": TEXT_LIMITS["season"]} == SCOPE_CODE_LIMITS
+    for what, longest in SCOPE_CODE_LIMITS.items():
+        assert _codes("x" * longest, what) == ["x" * longest]
+        with pytest.raises(ValueError, match=f"1 to {longest} characters"):
+            _codes("x" * (longest + 1), what)
+        with pytest.raises(ValueError, match=f"at most {MAX_SCOPE_ITEMS} {what}"):
+            _codes(["a"] * (MAX_SCOPE_ITEMS + 1), what)
+
+
 def test_absurd_stake_and_non_filters_are_refused(settings_env: Path) -> None:
     import filterbets_nb as fb
 
@@ -257,21 +270,39 @@ def test_importing_the_package_and_app_reads_and_creates_nothing(tmp_path: Path)
     assert not data_dir.exists()  # neither import read settings into directories
 
 
-def test_in_process_and_task_results_share_one_set_of_views() -> None:
+def test_in_process_and_task_results_share_one_interface() -> None:
     import pandas as pd
 
     from filterbets_nb.client import BacktestRun
     from filterbets_nb.engine import BacktestResult, run_backtest
     from filterbets_nb.filters import Filter
-    from filterbets_nb.stats import equity_curve
+    from filterbets_nb.formatting import Summary
+    from filterbets_nb.results import BacktestResults
+    from filterbets_nb.stats import compute_stats, equity_curve
     from filterbets_nb.synthetic import generate_matches
 
-    for name in ("equity", "monthly", "plot"):
+    assert issubclass(BacktestResult, BacktestResults)
+    assert issubclass(BacktestRun, BacktestResults)
+    for name in ("equity", "monthly", "plot", "simulate"):
         assert getattr(BacktestResult, name) is getattr(BacktestRun, name), name
+    for name in ("summary", "bets"):  # methods on both, never attributes
+        assert callable(getattr(BacktestResult, name)) and callable(getattr(BacktestRun, name))
     result = run_backtest(generate_matches(n_matches=300, seed=5), Filter.from_dict(FLT))
-    pd.testing.assert_frame_equal(result.equity(), equity_curve(result.bets))
-    pd.testing.assert_frame_equal(result.equity_curve(), result.equity())
-    assert int(result.monthly()["bets"].sum()) == len(result.bets)
+    bets = result.bets()
+    assert isinstance(result.summary(), Summary)
+    pd.testing.assert_series_equal(
+        pd.Series(result.summary()), compute_stats(bets, **_counts(result)), check_names=False
+    )
+    pd.testing.assert_frame_equal(result.equity(), equity_curve(bets))
+    assert int(result.monthly()["bets"].sum()) == len(bets)
+    assert not hasattr(result, "equity_curve")  # one name per view
+
+
+def _counts(result: object) -> dict[str, int]:
+    return {
+        key: getattr(result, key)
+        for key in ("skipped_no_odds", "skipped_no_edge", "matches_considered")
+    }
 
 
 def test_embedded_transport_writes_whole_messages_only(tmp_path: Path) -> None:

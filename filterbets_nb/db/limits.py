@@ -8,13 +8,15 @@ types first gives every database the same answer, and an error that names the ro
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import String
 
 from filterbets_nb.db.models import League, Team, matches_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The largest value of an ``Integer`` column on every supported database (PostgreSQL's int4).
 INT_MAX: Final = 2**31 - 1
@@ -33,6 +35,27 @@ TEXT_LIMITS: Final[dict[str, int]] = {
     "home_team": _length(Team.__table__.c.name),
     "away_team": _length(Team.__table__.c.name),
 }
+#: Longest code of a backtest scope, per scope key: the column the code is matched against.
+SCOPE_CODE_LIMITS: Final[dict[str, int]] = {
+    "leagues": TEXT_LIMITS["league"],
+    "seasons": TEXT_LIMITS["season"],
+}
+#: Most codes one scope key may list.
+MAX_SCOPE_ITEMS: Final = 500
+
+
+def check_scope_codes(what: str, codes: Sequence[str]) -> None:
+    """The one bound check of scope codes (``what`` is ``leagues`` or ``seasons``): a code no
+    stored match could carry fails here, naming it, before anything is read or stored."""
+    if len(codes) > MAX_SCOPE_ITEMS:
+        raise ValueError(f"at most {MAX_SCOPE_ITEMS} {what}, got {len(codes)}")
+    longest = SCOPE_CODE_LIMITS[what]
+    for code in codes:
+        if not code.strip() or len(code) > longest or "\x00" in code:
+            shown = code if len(code) <= 40 else code[:40] + "..."
+            raise ValueError(f"{what}: {shown!r} is not a code (1 to {longest} characters, no NUL)")
+
+
 #: Frame columns stored as ``Integer``.
 INT_COLUMNS: Final[tuple[str, ...]] = ("fthg", "ftag", "hthg", "htag")
 
@@ -43,6 +66,9 @@ def first_violation(frame: pd.DataFrame) -> tuple[int, str, str] | None:
     Rows are checked in order, columns in the order above, so the report names the first
     offending row of the frame (the importer maps it back to a file line).
     """
+    import numpy as np
+    import pandas as pd
+
     found: list[tuple[int, int, str, str]] = []
     checks = [*TEXT_LIMITS.items(), *((c, 0) for c in INT_COLUMNS)]
     for order, (column, limit) in enumerate(checks):

@@ -24,11 +24,10 @@ import itertools
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Float, case, cast, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -41,6 +40,9 @@ from filterbets_nb.db.models import (
     scope_versions_table,
 )
 from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Text columns, sent as integer codes and returned as categoricals.
 _CODED: Final[tuple[str, ...]] = ("league", "season", "home_team", "away_team")
@@ -235,6 +237,8 @@ async def load_columns(
     categoricals. Rows arrive in one query and are turned into arrays ``page_size`` rows at a
     time, after each of which ``progress(rows_loaded)`` is called.
     """
+    import pandas as pd
+
     page = page_size or _PAGE_ROWS
     wanted = [c for c in dict.fromkeys(["match_id", "kickoff", *columns]) if c in LOADABLE]
     connection = await session.connection()
@@ -295,6 +299,8 @@ async def _team_names(session: AsyncSession, state: ScopeState) -> dict[int, str
 
 def _categorical(codes: npt.NDArray[Any], names: dict[int, str]) -> pd.Categorical:
     """Integer ``codes`` (keys of ``names``) as a categorical of the names they stand for."""
+    import pandas as pd
+
     categories = sorted(set(names.values()))
     position = {name: i for i, name in enumerate(categories)}
     keys = np.array(sorted(names), dtype=np.int64)

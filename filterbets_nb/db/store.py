@@ -12,16 +12,13 @@ import io
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
-import pandas as pd
 from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from filterbets_nb.db import bulk, copy_binary
 from filterbets_nb.db.limits import first_violation
 from filterbets_nb.db.match_columns import bump_versions
 from filterbets_nb.db.models import (
@@ -37,6 +34,10 @@ from filterbets_nb.db.models import (
     utcnow,
 )
 from filterbets_nb.schema import FEATURE_COLUMNS, ODDS_COLUMNS
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
 
 _BATCH = 5_000
 #: Rows of COPY output parsed at a time when loading matches from PostgreSQL without a page size.
@@ -71,6 +72,8 @@ def _column_values(column: pd.Series) -> list[Any]:
     object columns are looked at value by value. Writing a million matches spent most of its
     time here when every column went value by value.
     """
+    import pandas as pd
+
     kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
     if kind in "iufb":
         values = column.to_numpy().tolist()
@@ -102,6 +105,8 @@ def _frame(rows: Sequence[Any], columns: Sequence[str], floats: Iterable[str] = 
     namedtuple attributes, a failed key lookup per row that costs more than the query, and
     letting pandas infer the type of each column of Python objects costs nearly as much again.
     """
+    import pandas as pd
+
     as_float = set(floats)
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     data: dict[str, Any] = {}
@@ -127,6 +132,8 @@ async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) ->
     server the other workers share. Frames :mod:`.copy_binary` can encode go as binary COPY
     built with numpy; others (JSON, dates) as Python tuples the driver encodes.
     """
+    from filterbets_nb.db import copy_binary
+
     driver = await _asyncpg_connection(session)
     if driver is None:
         return False
@@ -277,6 +284,8 @@ async def upsert_match_frames(
 def _joined(parts: Sequence[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
     """The non-empty frames as one, with ``part`` (the frame's position), ``position`` (the
     row's within it) and ``source``."""
+    import pandas as pd
+
     pieces = []
     for index, (frame, source) in enumerate(parts):
         if frame.empty:
@@ -291,6 +300,8 @@ async def _keyed_rows(session: AsyncSession, rows: pd.DataFrame) -> pd.DataFrame
     """``rows``' key ids (leagues and teams created when new), ``part``/``position``/``source``
     and every value column the table has, as the diff compares them: built as one frame,
     since adding 60 columns one by one to a wide frame copies it every time."""
+    import pandas as pd
+
     text = {name: rows[name].astype(str) for name in ("league", "home_team", "away_team")}
     league_ids = await _ids_for(session, text["league"].unique().tolist())
     league = text["league"].map(league_ids).to_numpy(dtype=np.int64)
@@ -327,6 +338,8 @@ async def _keyed_rows(session: AsyncSession, rows: pd.DataFrame) -> pd.DataFrame
 
 def _json_texts(values: pd.Series) -> pd.Series:
     """``odds_extra`` as the JSON text stored, None for no extra prices (None or ``{}``)."""
+    import pandas as pd
+
     return pd.Series(
         [json.dumps(v) if v else None for v in values.tolist()], index=values.index, dtype=object
     )
@@ -335,6 +348,8 @@ def _json_texts(values: pd.Series) -> pd.Series:
 def _stored_json(values: pd.Series) -> npt.NDArray[np.object_]:
     """``odds_extra`` texts with every way of saying "none" (NULL, NaN, ``null``, ``{}``) as
     None, so that the two sides compare."""
+    import pandas as pd
+
     out = values.astype(object).to_numpy(copy=True)
     out[pd.isna(out)] = None
     out[np.isin(out, ["null", "{}"])] = None
@@ -375,6 +390,8 @@ async def _upsert_rows(session: AsyncSession, rows: pd.DataFrame, parts: int) ->
 
 def _equal_rows(rows: pd.DataFrame, stored: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Per row, whether every stored value equals the incoming one (NULL equals NaN/None)."""
+    import pandas as pd
+
     same = rows["season"].to_numpy(dtype=object) == stored["season"].to_numpy(dtype=object)
     kickoff = pd.to_datetime(stored["kickoff"], format="ISO8601").to_numpy()
     same &= rows["kickoff"].to_numpy() == kickoff.astype("datetime64[us]")
@@ -395,6 +412,10 @@ def _equal_rows(rows: pd.DataFrame, stored: pd.DataFrame) -> npt.NDArray[np.bool
 async def _existing_matches(connection: AsyncConnection, rows: pd.DataFrame) -> pd.DataFrame:
     """The stored matches of the rows' leagues between their first and last date (keys as in
     ``rows``: ``match_date`` in days), or an empty frame when there are none."""
+    import pandas as pd
+
+    from filterbets_nb.db import bulk
+
     # Per league its own date range: a batch of one league's new season must not read the
     # league's other seasons, nor another league's whole history between the batch's dates.
     spans = rows.groupby("league_id", sort=True)["match_date"].agg(["min", "max"])
@@ -429,6 +450,10 @@ def _match_columns(rows: pd.DataFrame, now: np.datetime64) -> pd.DataFrame:
 async def _insert_matches(
     connection: AsyncConnection, rows: pd.DataFrame, now: np.datetime64
 ) -> None:
+    import pandas as pd
+
+    from filterbets_nb.db import bulk
+
     frame = _match_columns(rows, now)
     driver = await bulk.asyncpg_driver(connection)
     if driver is not None:
@@ -449,6 +474,8 @@ async def _update_matches(
 ) -> None:
     """Changed rows by id: PostgreSQL copies them into a temporary table and updates from it
     in one statement; SQLite runs one ``executemany``."""
+    from filterbets_nb.db import bulk
+
     frame = _match_columns(rows, now).drop(columns=_KEY)
     frame["id"] = rows["id"].to_numpy()
     values = [c for c in frame.columns if c != "id"]
@@ -524,6 +551,8 @@ async def load_matches(
     parsed page by page as they arrive; elsewhere each page is its own query (keyset
     pagination on kick-off and id, so each page is one indexed range scan).
     """
+    import pandas as pd
+
     stmt = _matches_select(leagues, seasons, features)
     floats = [*ODDS_COLUMNS, *(FEATURE_COLUMNS if features else ()), "hthg", "htag"]
     block = page_size or _COPY_ROWS
@@ -575,6 +604,8 @@ async def _copy_out(
     of a million matches is never held at once; ``progress(rows_loaded)`` is called after each
     block.
     """
+    import pandas as pd
+
     driver = await _asyncpg_connection(session)
     if driver is None:
         return None
@@ -629,6 +660,8 @@ async def _copy_out(
 
 
 def _typed_matches(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     float_columns = [c for c in frame.columns if c in ODDS_COLUMNS or c in FEATURE_COLUMNS]
     float_columns += ["hthg", "htag"]
     frame[float_columns] = frame[float_columns].astype("float64")
@@ -727,6 +760,10 @@ async def load_results(session: AsyncSession, league: str) -> pd.DataFrame:
     The feature refresh after an import reads every match of the league; the full
     :func:`load_matches` would move its 60 price columns and JSON for nothing.
     """
+    import pandas as pd
+
+    from filterbets_nb.db import bulk
+
     league_id = (await _ids_for(session, [league]))[league]
     sql = (
         "SELECT m.id, m.season, m.kickoff, h.name, a.name, m.fthg, m.ftag FROM matches m"
@@ -753,6 +790,8 @@ async def load_results(session: AsyncSession, league: str) -> pd.DataFrame:
 
 async def replace_features(session: AsyncSession, league: str, features: pd.DataFrame) -> int:
     """Replace the ``match_features`` rows of one league's matches by ``features``."""
+    from filterbets_nb.db import bulk
+
     t = matches_table
     league_matches = (
         select(t.c.id).join(League, League.id == t.c.league_id).where(League.code == league)
@@ -806,6 +845,8 @@ async def replace_team_stats(session: AsyncSession, league: str, snapshot: pd.Da
 
 
 async def load_team_stats(session: AsyncSession, league: str | None = None) -> pd.DataFrame:
+    import pandas as pd
+
     stmt = (
         select(League.code.label("league"), Team.name.label("team"), TeamStats)
         .join(Team, Team.id == TeamStats.team_id)
@@ -838,35 +879,17 @@ async def load_team_stats(session: AsyncSession, league: str | None = None) -> p
 # --- backtest jobs ---------------------------------------------------------------------------
 
 
-#: Most leagues or seasons a job's scope may name.
-MAX_SCOPE_ITEMS = 1000
-
-
-def _check_job_text(label: str, scope: dict[str, Any]) -> None:
-    """The job's strings fit their columns, on every database: SQLite stores any length, and
-    PostgreSQL would refuse them with a raw DBAPI error (or NUL characters at all)."""
-    limits = {
-        "label": BacktestJob.__table__.c.label.type,
-        "leagues": League.__table__.c.code.type,
-        "seasons": matches_table.c.season.type,
-    }
-
-    def check(value: object, where: str, column: Any) -> None:
-        limit = getattr(column, "length", None)
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
-        if limit is not None and len(value) > limit:
-            raise ValueError(f"{where}: longer than {limit} characters ({len(value)})")
-        if "\x00" in value:
-            raise ValueError(f"{where}: contains a NUL character")
-
-    check(label, "label", limits["label"])
-    for key in ("leagues", "seasons"):
-        items = scope.get(key) or []
-        if len(items) > MAX_SCOPE_ITEMS:
-            raise ValueError(f"{key}: at most {MAX_SCOPE_ITEMS} values, got {len(items)}")
-        for i, item in enumerate(items):
-            check(item, f"{key}[{i}]", limits[key])
+def _check_label(label: str) -> None:
+    """The label fits its column on every database: SQLite stores any length, and PostgreSQL
+    would refuse it with a raw DBAPI error (or a NUL character at all). The scope's codes are
+    checked once, by the client (``limits.check_scope_codes``), before any row is written."""
+    limit = getattr(BacktestJob.__table__.c.label.type, "length", None)
+    if not isinstance(label, str):
+        raise ValueError(f"label: expected a string, got {type(label).__name__}")
+    if limit is not None and len(label) > limit:
+        raise ValueError(f"label: longer than {limit} characters ({len(label)})")
+    if "\x00" in label:
+        raise ValueError("label: contains a NUL character")
 
 
 async def create_job(
@@ -877,7 +900,7 @@ async def create_job(
     task_ids: list[str],
     label: str = "",
 ) -> None:
-    _check_job_text(label, scope)
+    _check_label(label)
     session.add(
         BacktestJob(
             id=job_id,
@@ -950,6 +973,8 @@ async def load_bets(
     ``with_matches=False`` skips the match details (league, season, teams, score): the bets'
     own columns are all the summary needs.
     """
+    import pandas as pd
+
     t = matches_table
     home, away = aliased(Team), aliased(Team)
     b = BacktestBet
@@ -989,6 +1014,8 @@ async def load_bets(
 
 
 async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
+    import pandas as pd
+
     stmt = select(BacktestJob).order_by(BacktestJob.created_at.desc()).limit(limit)
     rows = []
     for job in (await session.execute(stmt)).scalars():
@@ -1016,6 +1043,8 @@ async def list_jobs(session: AsyncSession, limit: int = 100) -> pd.DataFrame:
 async def stored_scope(session: AsyncSession) -> pd.DataFrame:
     """What is stored: one row per league and season with its match count (league, season,
     matches), in code and season order; what a scope that matches nothing is told."""
+    import pandas as pd
+
     t = matches_table
     stmt = (
         select(League.code, t.c.season, func.count(t.c.id))

@@ -29,7 +29,7 @@ def sweep_in_process(
     points = expand_grid(make_filter, grid)
     frame = matches.sort_values(["kickoff", "match_id"], kind="stable", ignore_index=True)
     rows = evaluate_points(frame, points)
-    return SweepResult(rows, list(grid), bets_fn=lambda flt: run_backtest(frame, flt).bets)
+    return SweepResult(rows, list(grid), bets_fn=lambda flt: run_backtest(frame, flt).bets())
 
 
 def walk_forward_in_process(
@@ -48,6 +48,6 @@ def walk_forward_in_process(
 
     def oos_bets(filter_dict: dict[str, Any], seasons: Sequence[str]) -> pd.DataFrame:
         part = matches[matches["season"].isin(list(seasons))].reset_index(drop=True)
-        return run_backtest(part, Filter.from_dict(filter_dict)).bets
+        return run_backtest(part, Filter.from_dict(filter_dict)).bets()
 
     return walk_forward_result(result.rows, list(grid), folds, metric, min_bets, oos_bets)

@@ -145,6 +145,6 @@ def scan_fixtures(
     selected.insert(5, "market", flt.market)
     selected.insert(6, "odds", price[chosen])
     played = featured[~featured["match_id"].isin(ids) & featured["fthg"].notna()]
-    record = run_backtest(played.reset_index(drop=True), flt).summary
+    record = run_backtest(played.reset_index(drop=True), flt).summary()
     no_history = int((upcoming["home_played"].isna() | upcoming["away_played"].isna()).sum())
     return ScanResult(flt, selected.reset_index(drop=True), record, len(upcoming), no_history)

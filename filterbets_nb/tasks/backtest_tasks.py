@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from celery import Signature, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -243,7 +242,7 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
         task_db(lambda s: store.update_job(s, job_id, progress=partial))
         raise
     counts: dict[str, Any] = {
-        "bets": len(result.bets),
+        "bets": len(result.bets()),
         "skipped_no_odds": result.skipped_no_odds,
         "skipped_no_edge": result.skipped_no_edge,
         "matches_considered": result.matches_considered,
@@ -252,13 +251,13 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
 
     async def store_bets(session: AsyncSession) -> None:
         # Delete-then-insert in one transaction: a redelivered task leaves one set of bets.
-        await store.replace_bets(session, job_id, result.bets)
-        await store.update_job(session, job_id, progress=recorder.last, n_bets=len(result.bets))
+        await store.replace_bets(session, job_id, result.bets())
+        await store.update_job(session, job_id, progress=recorder.last, n_bets=len(result.bets()))
 
     task_db(store_bets)
     # The engine's summary travels on (a few dozen numbers), so save_results stores it instead
     # of loading the bets back and computing it a second time.
-    summary = to_jsonable(result.summary)
+    summary = to_jsonable(result.summary())
     return {"status": "evaluated", "job_id": job_id, **counts, "summary": summary}
 
 
@@ -304,16 +303,3 @@ def save_results(self: Any, evaluated: dict[str, Any]) -> dict[str, Any]:
         "job %s saved: %s bets, profit %s", job_id, summary.get("bets"), summary.get("profit")
     )
     return {"status": "success", "job_id": job_id, "summary": summary}
-
-
-def backtest_chain(
-    job_id: str, task_ids: Sequence[str], *, soft_time_limit: float | None = None
-) -> Signature:
-    """The job's chain with its task ids fixed up front, so a client can follow every link
-    before it runs, and a re-sent chain (see :mod:`.recovery`) keeps the ids clients know."""
-    limits = {} if soft_time_limit is None else {"soft_time_limit": soft_time_limit}
-    return chain(
-        fetch_matches.s(job_id).set(task_id=task_ids[0]),
-        evaluate_filter.s().set(task_id=task_ids[1], **limits),
-        save_results.s().set(task_id=task_ids[2]),
-    )

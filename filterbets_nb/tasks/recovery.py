@@ -165,7 +165,7 @@ def stranded_jobs(app: Any, *, max_age: dt.timedelta | None = None) -> list[Back
 
 def resend(job: BacktestJob) -> None:
     """Send the job's whole chain again, with its original task ids."""
-    from filterbets_nb.tasks.backtest_tasks import backtest_chain
+    from filterbets_nb.tasks.chains import backtest_chain
 
     logger.warning("job %s: the worker holding its next link died; sending its chain again", job.id)
     backtest_chain(job.id, job.task_ids).apply_async()
