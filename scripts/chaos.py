@@ -9,7 +9,8 @@ Each line: the fault, how many jobs were submitted, how many ended SUCCESS, how 
 bets were stored (rows beyond one set per job). A healthy system prints SUCCESS = jobs and zeros.
 
 Like the benchmarks, it needs Redis and PostgreSQL on loopback (``FILTERBETS_TEST_REDIS_URL``,
-default db 11 of 127.0.0.1:6379, which it empties; ``FILTERBETS_TEST_PG_ADMIN_URL``). Outages hit
+else a free index it claims as a test run does, emptied before and after;
+``FILTERBETS_TEST_PG_ADMIN_URL``). Outages hit
 servers of its own (a private ``redis-server`` and a private PostgreSQL cluster in temporary
 folders), never the shared ones, and every process it starts is stopped, also on failure.
 """
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from filterbets_nb import testing  # noqa: E402
 from tests.conftest import (  # noqa: E402
     PG_ADMIN_URL,
+    REDIS_SERVER,
     SHARED_DATA,
     Worker,
     embedded_env,
@@ -45,7 +47,7 @@ from tests.conftest import (  # noqa: E402
 from tests.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from tests.test_faults import SLOW, SUBMIT, WAIT_ALL, _prepare, client, pool_pids  # noqa: E402
 
-REDIS_URL = os.environ.get("FILTERBETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_URL = os.environ.get("FILTERBETS_TEST_REDIS_URL", "")
 #: Seconds a scenario waits for its jobs to end before counting the rest as lost.
 WAIT = 400
 
@@ -271,10 +273,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", default="", help="run the scenarios whose name contains this")
     args = parser.parse_args()
+    global REDIS_URL
+    owner = f"chaos-{os.getpid()}"
+    claimed = not REDIS_URL
+    if claimed:  # a free index of its own, as a test run claims one
+        REDIS_URL = testing.claim_redis_index(REDIS_SERVER, owner)
     testing.flush_redis(REDIS_URL, timeout=3)
+    try:
+        return _run(args.k)
+    finally:
+        if claimed:
+            testing.release_redis_index(REDIS_URL, owner)
+        else:
+            testing.flush_redis(REDIS_URL, timeout=3)
+
+
+def _run(pattern: str) -> int:
+    """Run the scenarios whose name contains ``pattern``; 1 if any was unhealthy."""
     broken = 0
     for name, scenario in SCENARIOS.items():
-        if args.k not in name:
+        if pattern not in name:
             continue
         try:
             outcome = scenario()

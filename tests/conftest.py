@@ -26,7 +26,6 @@ PG_ADMIN_URL = os.environ.get(
 #: An explicit Redis index for this run; unset, the run claims a free one (see ``redis_url``).
 REDIS_URL = os.environ.get("FILTERBETS_TEST_REDIS_URL", "")
 REDIS_SERVER = os.environ.get("FILTERBETS_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
-CLAIM_KEY = "filterbets:test-run"
 APP = "filterbets_nb.tasks.celery_app"
 
 
@@ -49,41 +48,22 @@ def pg_url() -> Iterator[str]:
     testing.drop_database(PG_ADMIN_URL, name)
 
 
-def claim_redis_db(server: str, run_id: str) -> str:
-    """A Redis index of ``server`` for this test run alone: an empty one on which this run
-    set the claim key first (``SET NX``, expiring after a day in case the run is killed), so
-    two runs on one machine never share queues and never flush each other's data."""
-    import redis
-
-    for index in range(15, 0, -1):
-        client = redis.Redis.from_url(f"{server}/{index}", socket_timeout=3)
-        try:
-            if client.dbsize() == 0 and client.set(CLAIM_KEY, run_id, nx=True, ex=86400):
-                return f"{server}/{index}"
-        finally:
-            client.close()
-    raise RuntimeError(f"no free Redis index on {server} (all of 1-15 hold data)")
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """This run's Redis index: ``FILTERBETS_TEST_REDIS_URL`` if set (emptied here), else a
-    claimed free one, emptied (claim included) at the end."""
+    """This run's Redis index: ``FILTERBETS_TEST_REDIS_URL`` if set, else a free one claimed
+    for this run (:func:`filterbets_nb.testing.claim_redis_index`); emptied at the start and at
+    the end, when a claimed one is also given back."""
     run_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
-        url = REDIS_URL or claim_redis_db(REDIS_SERVER, run_id)
+        url = REDIS_URL or testing.claim_redis_index(REDIS_SERVER, f"test-{run_id}")
         testing.flush_redis(url, timeout=3)
-        if not REDIS_URL:
-            import redis
-
-            client = redis.Redis.from_url(url, socket_timeout=3)
-            client.set(CLAIM_KEY, run_id, ex=86400)  # flushed above: claim it again
-            client.close()
     except Exception as exc:
         _unavailable("Redis", exc)
     yield url
-    if not REDIS_URL:
+    if REDIS_URL:
         testing.flush_redis(url, timeout=3)
+    else:
+        testing.release_redis_index(url, f"test-{run_id}")
 
 
 def free_port() -> int:
