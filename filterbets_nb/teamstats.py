@@ -19,7 +19,7 @@ from filterbets_nb.features import compute_features, team_snapshot
 
 #: Played matches refreshed in one pass: bounds the memory of a pass (results, features and
 #: the rows written are a few hundred bytes a match) while keeping statements few.
-BATCH_MATCHES: Final = 200_000
+BATCH_MATCHES: Final = 100_000
 
 
 async def refresh_league(session: AsyncSession, league: str) -> dict[str, Any]:
