@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Select, delete, func, insert, select, tuple_, update
-from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -204,10 +203,6 @@ async def _team_ids(
 _IMPORT_LOCK_KEY = 0x66_62_6E_62  # "fbnb"
 
 
-#: SQLite page cache of an import's connection, in kB.
-_SQLITE_IMPORT_CACHE_KB = 128 * 1024
-
-
 async def lock_for_import(session: AsyncSession) -> None:
     """Make this transaction the only import writing until it ends; others wait here.
 
@@ -223,10 +218,6 @@ async def lock_for_import(session: AsyncSession) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(_IMPORT_LOCK_KEY)))
     else:
         await session.execute(update(League).where(League.id < 0).values(name=League.name))
-        # The default 2 MB page cache makes every insert into the two match indexes re-read
-        # pages from disk once an import outgrows it; the engine (and with it this setting)
-        # ends with the import's session.
-        await session.execute(sql_text(f"PRAGMA cache_size = -{_SQLITE_IMPORT_CACHE_KB}"))
 
 
 async def upsert_matches(
