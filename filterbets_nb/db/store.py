@@ -800,7 +800,9 @@ async def replace_features(
         delete(match_features_table).where(match_features_table.c.match_id.in_(league_matches))
     )
     await bump_versions(session, ids.values(), features=True)
-    rows = features.reset_index()[["match_id", *FEATURE_COLUMNS]]
+    # In key order: leagues read together come in kick-off order, which interleaves their ids,
+    # and inserting those out of order splits the key index's pages all over the file.
+    rows = features.sort_index().reset_index()[["match_id", *FEATURE_COLUMNS]]
     rows = rows.assign(computed_at=np.datetime64(utcnow(), "us"))
     # Binary COPY on PostgreSQL: numbers only, so the server parses no text (the CSV COPY of
     # a million rows' 36 floats cost more than computing them).
