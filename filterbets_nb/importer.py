@@ -687,21 +687,32 @@ class _Parser:
         extra = values[:, [vindex[c] for c in extra_names]]
         seasons = season_column.tolist() if season_column is not None else _seasons(kickoff, layout)
         # Every row, goals as floats (NaN for fixtures); split into played and fixtures below.
-        rows = pd.DataFrame(
-            {
-                "league": pd.array(league, dtype="str"),
-                "season": pd.array(seasons, dtype="str"),
-                "kickoff": kickoff,
-                "home_team": pd.array(home, dtype="str"),
-                "away_team": pd.array(away, dtype="str"),
-                "fthg": np.where(played, fthg, np.nan),
-                "ftag": np.where(played, ftag, np.nan),
-                "hthg": hthg,
-                "htag": htag,
-                **odds,
-                "extra_odds": pd.Series(_row_dicts(extra_names, extra), dtype=object),
-            },
-            columns=list(FRAME_COLUMNS),
+        # The prices go in as one float block: a frame of ~70 separate arrays costs more in
+        # pandas' per-column bookkeeping than the whole file's parsing.
+        prices = np.empty((self.n, len(ODDS_COLUMNS)), dtype=np.float64)
+        for j, column in enumerate(ODDS_COLUMNS):
+            prices[:, j] = odds[column]
+        rows = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "league": pd.array(league, dtype="str"),
+                        "season": pd.array(seasons, dtype="str"),
+                        "kickoff": kickoff,
+                        "home_team": pd.array(home, dtype="str"),
+                        "away_team": pd.array(away, dtype="str"),
+                        "fthg": np.where(played, fthg, np.nan),
+                        "ftag": np.where(played, ftag, np.nan),
+                        "hthg": hthg,
+                        "htag": htag,
+                    }
+                ),
+                pd.DataFrame(prices, columns=list(ODDS_COLUMNS)),
+                pd.DataFrame(
+                    {"extra_odds": pd.Series(_row_dicts(extra_names, extra), dtype=object)}
+                ),
+            ],
+            axis=1,
         )
         violation = first_violation(rows)
         if violation is not None:
@@ -709,10 +720,13 @@ class _Parser:
             raise CsvFormatError(
                 self.name, int(self.lines[row]), self._file_column(column), problem
             )
-        frame = rows.loc[played].reset_index(drop=True)
+        if played.all():  # nearly every file: no copy of the rows
+            frame, fixtures = rows, rows.iloc[:0].copy()
+        else:
+            frame = rows.loc[played].reset_index(drop=True)
+            fixtures = rows.loc[~played].reset_index(drop=True)
         frame["fthg"] = frame["fthg"].astype(np.int64)
         frame["ftag"] = frame["ftag"].astype(np.int64)
-        fixtures = rows.loc[~played].reset_index(drop=True)
         unmapped = [c for c in self.position if c not in self.used and c not in vindex]
         return ImportedFile(
             frame=frame,
@@ -847,18 +861,12 @@ class _Parser:
     def _kickoff(self) -> npt.NDArray[np.datetime64]:
         """Date (+ optional Time) -> datetime64[ns]; bad cells are recorded as problems."""
         raw = self._series("Date")
-        parts = raw.str.extract(_DATE_RE)
-        day = pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
-        month = pd.to_numeric(parts[2]).to_numpy(dtype=float, na_value=np.nan)
-        year = pd.to_numeric(parts[3]).to_numpy(dtype=float, na_value=np.nan)
-        short = (parts[3].str.len() == 2).to_numpy(dtype=bool, na_value=False)
-        year = np.where(short, np.where(year < 90, 2000 + year, 1900 + year), year)
-        iso = raw.str.extract(_ISO_DATE_RE)
-        is_iso = iso[0].notna().to_numpy(dtype=bool)
-        if is_iso.any():
-            year = np.where(is_iso, pd.to_numeric(iso[0]).to_numpy(dtype=float, na_value=0), year)
-            month = np.where(is_iso, pd.to_numeric(iso[1]).to_numpy(dtype=float, na_value=0), month)
-            day = np.where(is_iso, pd.to_numeric(iso[2]).to_numpy(dtype=float, na_value=0), day)
+        fast = _slash_dates(raw.to_numpy(dtype=str))
+        if fast is not None:
+            year, month, day = fast
+            is_iso = np.zeros(len(raw), dtype=bool)
+        else:
+            year, month, day, is_iso = _any_dates(raw)
         kickoff = _assemble_dates(year, month, day)
         bad = np.isnat(kickoff)
         row = _first(bad)
@@ -886,9 +894,13 @@ class _Parser:
         if "Time" not in self.position:
             return kickoff
         raw_time = self._series("Time")
-        parts = raw_time.str.extract(_TIME_RE)
-        hour = pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
-        minute = pd.to_numeric(parts[1]).to_numpy(dtype=float, na_value=np.nan)
+        fast_time = _colon_times(raw_time.to_numpy(dtype=str))
+        if fast_time is not None:
+            hour, minute = fast_time
+        else:
+            parts = raw_time.str.extract(_TIME_RE)
+            hour = pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
+            minute = pd.to_numeric(parts[1]).to_numpy(dtype=float, na_value=np.nan)
         blank = (raw_time == "").to_numpy(dtype=bool)
         with np.errstate(invalid="ignore"):
             good = (hour < 24) & (minute < 60)  # NaN compares False
@@ -1087,6 +1099,87 @@ def _derive_aggregates(
             odds[column] = np.where(count > 0, aggregate, np.nan)
         derived.append(source)
     return tuple(derived)
+
+
+def _any_dates(
+    raw: pd.Series,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]
+]:
+    """Year, month, day (NaN where a cell is no date) and the ISO mask, by regular expression:
+    every accepted spelling, at the cost of a Python call per cell."""
+    parts = raw.str.extract(_DATE_RE)
+    day = pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
+    month = pd.to_numeric(parts[2]).to_numpy(dtype=float, na_value=np.nan)
+    year = pd.to_numeric(parts[3]).to_numpy(dtype=float, na_value=np.nan)
+    short = (parts[3].str.len() == 2).to_numpy(dtype=bool, na_value=False)
+    year = np.where(short, np.where(year < 90, 2000 + year, 1900 + year), year)
+    iso = raw.str.extract(_ISO_DATE_RE)
+    is_iso = iso[0].notna().to_numpy(dtype=bool)
+    if is_iso.any():
+        year = np.where(is_iso, pd.to_numeric(iso[0]).to_numpy(dtype=float, na_value=0), year)
+        month = np.where(is_iso, pd.to_numeric(iso[1]).to_numpy(dtype=float, na_value=0), month)
+        day = np.where(is_iso, pd.to_numeric(iso[2]).to_numpy(dtype=float, na_value=0), day)
+    return year, month, day, is_iso
+
+
+def _digit_codes(
+    text: npt.NDArray[np.str_], lengths: tuple[int, ...]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """Code points of every cell (one row per cell, zero-padded) and the cells' lengths, or
+    None when a cell's length is not one of ``lengths``."""
+    size = np.strings.str_len(text).astype(np.int64)
+    if not np.isin(size, lengths).all():
+        return None
+    width = max(lengths)
+    if width == 0:
+        return np.zeros((len(text), 0), dtype=np.int64), size
+    codes = np.asarray(text, dtype=f"<U{width}").view(np.uint32).reshape(len(text), width)
+    return codes.astype(np.int64), size
+
+
+def _slash_dates(
+    text: npt.NDArray[np.str_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Year, month, day when every cell is ``dd/mm/yyyy`` or ``dd/mm/yy`` (what nearly every
+    file holds), read from the code points in a few array operations; None otherwise, and
+    :func:`_any_dates` reads the file.  Same values as the regular expressions give."""
+    found = _digit_codes(text, (8, 10)) if len(text) else None
+    if found is None:
+        return None
+    codes, size = found
+    digit = (codes >= ord("0")) & (codes <= ord("9"))
+    long = size == 10
+    ok = (codes[:, 2] == ord("/")) & (codes[:, 5] == ord("/"))
+    ok &= digit[:, [0, 1, 3, 4, 6, 7]].all(axis=1) & (~long | (digit[:, 8] & digit[:, 9]))
+    if not ok.all():
+        return None
+    d = codes - ord("0")
+    day = d[:, 0] * 10 + d[:, 1]
+    month = d[:, 3] * 10 + d[:, 4]
+    two = d[:, 6] * 10 + d[:, 7]
+    year = np.where(long, two * 100 + d[:, 8] * 10 + d[:, 9], np.where(two < 90, 2000, 1900) + two)
+    return year.astype(float), month.astype(float), day.astype(float)
+
+
+def _colon_times(
+    text: npt.NDArray[np.str_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Hour and minute (NaN where blank) when every cell is ``HH:MM`` or blank; None otherwise
+    (the regular expression reads the column then)."""
+    found = _digit_codes(text, (0, 5)) if len(text) else None
+    if found is None:
+        return None
+    codes, size = found
+    blank = size == 0
+    digit = (codes >= ord("0")) & (codes <= ord("9"))
+    ok = (codes[:, 2] == ord(":")) & digit[:, [0, 1, 3, 4]].all(axis=1)
+    if not (blank | ok).all():
+        return None
+    d = codes - ord("0")
+    hour = np.where(blank, np.nan, d[:, 0] * 10 + d[:, 1])
+    minute = np.where(blank, np.nan, d[:, 3] * 10 + d[:, 4])
+    return hour, minute
 
 
 def _assemble_dates(

@@ -19,7 +19,7 @@ from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
 from filterbets_nb.importer import DroppedPrices, ImportedFile, read_football_data
 from filterbets_nb.synthetic import generate_match_blocks
-from filterbets_nb.teamstats import refresh_league
+from filterbets_nb.teamstats import refresh_leagues
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,12 @@ async def _store(
     if leagues:
         changed |= set(await store.matches_missing_features(session, sorted(leagues)))
     todo = sorted(changed)
-    for n, league in enumerate(todo):
-        report("features", n, len(todo), f"features of {league}")
-        await refresh_league(session, league)
+    report("features", 0, len(todo), "features")
+    await refresh_leagues(
+        session,
+        todo,
+        lambda done, league: report("features", done, len(todo), f"features up to {league}"),
+    )
     report("features", len(todo), len(todo), f"features of {len(todo)} league(s)")
     return LoadReport(counts.added, counts.updated, counts.unchanged, sorted(leagues)), per_frame
 

@@ -381,3 +381,45 @@ def test_bulk_upsert_of_several_frames_counts_each(database: str) -> None:
     with pytest.raises(ValueError, match="appears twice in one frame"):
         run_async(lambda s: store.upsert_matches(s, twice))
     assert _count(matches_table) == 20
+
+
+def test_one_pass_refresh_of_many_leagues_equals_per_league_features(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refreshing leagues together (several batches of several leagues) stores exactly the
+    features and team snapshot each league gets computed on its own results."""
+    from filterbets_nb import teamstats
+    from filterbets_nb.features import FEATURE_COLUMNS, compute_features, team_snapshot
+
+    load_demo(n_matches=6000, seed=5)
+    leagues = run_async(store.league_codes)
+    assert len(leagues) >= 5
+    monkeypatch.setattr(teamstats, "BATCH_MATCHES", 2500)  # batches of two leagues
+    passes: list[str] = []
+    result = run_async(
+        lambda s: teamstats.refresh_leagues(s, leagues, lambda done, last: passes.append(last))
+    )
+    assert 2 < len(passes) < len(leagues) and result["leagues"] == len(leagues)
+
+    async def stored_features(session: Any) -> pd.DataFrame:
+        f = match_features_table
+        stmt = select(f.c.match_id, *(f.c[c] for c in FEATURE_COLUMNS))
+        rows = (await session.execute(stmt)).all()
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=["match_id", *FEATURE_COLUMNS])
+        return frame.set_index("match_id").sort_index()
+
+    stored = run_async(stored_features)
+    per_league = [run_async(lambda s, lg=lg: store.load_results(s, lg)) for lg in leagues]
+    expected = pd.concat([compute_features(m) for m in per_league]).sort_index()
+    assert len(stored) == result["matches"] == len(expected) > 5000
+    pd.testing.assert_frame_equal(stored.astype(float), expected.astype(float))
+
+    snapshot = run_async(store.load_team_stats)
+    expected_snapshot = pd.concat([team_snapshot(m) for m in per_league], ignore_index=True)
+    assert len(snapshot) == result["teams"] == len(expected_snapshot)
+    columns = ["league", "team", "season", "played", "ppg", "form_pts_5", "gf_avg", "ga_avg"]
+    pd.testing.assert_frame_equal(
+        snapshot[columns].reset_index(drop=True),
+        expected_snapshot[columns].reset_index(drop=True),
+        check_dtype=False,
+    )

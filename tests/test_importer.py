@@ -580,3 +580,24 @@ def test_fuzzed_bytes_parse_or_raise_csv_format_error(data: bytes) -> None:
         parse_football_data(data, "E0.csv")
     except CsvFormatError as exc:
         assert exc.line >= 1
+
+
+def test_the_fast_date_and_time_paths_read_what_the_regular_expressions_read() -> None:
+    """Cells the code-point readers accept give the regex readers' values; others are left to
+    the regexes (None), so no spelling is read two ways."""
+    from filterbets_nb import importer
+
+    dates = ["01/02/2020", "31/12/99", "05/06/89", "29/02/2021", "00/13/2020", "10/10/10"]
+    fast = importer._slash_dates(np.array(dates))
+    assert fast is not None
+    slow = importer._any_dates(pd.Series(dates, dtype="str"))
+    for mine, theirs in zip(fast, slow[:3], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    for other in (["1/02/2020"], ["01-02-2020"], ["2020-02-01"], ["01/02/2020", "ab/02/2020"]):
+        assert importer._slash_dates(np.array(other)) is None
+    times = np.array(["15:00", "", "09:45", "25:99"])
+    hour, minute = importer._colon_times(times)  # type: ignore[misc]
+    parts = pd.Series(times, dtype="str").str.extract(importer._TIME_RE)
+    np.testing.assert_array_equal(hour, pd.to_numeric(parts[0]).to_numpy(dtype=float))
+    np.testing.assert_array_equal(minute, pd.to_numeric(parts[1]).to_numpy(dtype=float))
+    assert importer._colon_times(np.array(["9:45"])) is None
