@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from filterbets_nb.db.models import Base, League, matches_table, utcnow
+from filterbets_nb.db.models import ENDED_STATES, Base, League, matches_table, utcnow
 
 
 class ResearchRun(Base):
@@ -90,7 +90,7 @@ async def unfinished_runs(session: AsyncSession, since: dt.datetime) -> list[Res
     """Runs created after ``since`` that have not ended, oldest first (for recovery)."""
     stmt = (
         select(ResearchRun)
-        .where(ResearchRun.status.not_in(["SUCCESS", "FAILURE", "REVOKED"]))
+        .where(ResearchRun.status.not_in(ENDED_STATES))
         .where(ResearchRun.created_at >= since)
         .order_by(ResearchRun.created_at)
     )
