@@ -48,6 +48,52 @@ def pg_url() -> Iterator[str]:
     testing.drop_database(PG_ADMIN_URL, name)
 
 
+async def drop_all_tables(url: str) -> None:
+    """Drop every table the database holds, whichever module declared it (research tables
+    are declared only where they are used, and a test may not have imported that module)."""
+    from sqlalchemy import MetaData
+
+    from filterbets_nb.db.session import engine_scope
+
+    def drop(sync_conn: Any) -> None:
+        stored = MetaData()
+        stored.reflect(sync_conn)
+        stored.drop_all(sync_conn)
+
+    async with engine_scope(url) as engine, engine.begin() as conn:
+        await conn.run_sync(drop)
+
+
+def use_empty_database(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point this process at the PostgreSQL database ``url``, emptied of every table and
+    migrated to head."""
+    from filterbets_nb.config import get_settings
+    from filterbets_nb.db.migrate import upgrade
+    from filterbets_nb.db.session import run_coro
+
+    run_coro(lambda: drop_all_tables(url))
+    monkeypatch.setenv("FILTERBETS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    upgrade(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """This process pointed at an empty, migrated database of each kind."""
+    from filterbets_nb.config import get_settings
+    from filterbets_nb.db.migrate import upgrade
+
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        use_empty_database(url, monkeypatch)
+        return url
+    url = get_settings().database
+    upgrade(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """This run's Redis index: ``FILTERBETS_TEST_REDIS_URL`` if set, else a free one claimed

@@ -17,9 +17,9 @@ from filterbets_nb.config import get_settings
 from filterbets_nb.db import copy_binary, store
 from filterbets_nb.db.migrate import upgrade
 from filterbets_nb.db.models import BacktestBet, BacktestJob
-from filterbets_nb.db.session import run_async, run_coro
+from filterbets_nb.db.session import run_async
 from filterbets_nb.loading import load_demo
-from tests.test_db import _drop_all
+from tests.conftest import use_empty_database
 
 TYPES = {column.name: column.type for column in BacktestBet.__table__.columns}
 
@@ -54,10 +54,7 @@ def bets_frame(match_ids: np.ndarray) -> pd.DataFrame:
 def test_binary_copy_reads_back_as_the_driver_encoding(
     settings_env: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run_coro(lambda: _drop_all(pg_url))
-    monkeypatch.setenv("FILTERBETS_DATABASE_URL", pg_url)
-    get_settings.cache_clear()
-    upgrade(pg_url)
+    use_empty_database(pg_url, monkeypatch)
     load_demo(n_matches=600, seed=1)
     ids = run_async(lambda s: store.load_matches(s))["match_id"].to_numpy()[:500]
     bets = bets_frame(ids)

@@ -16,17 +16,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from filterbets_nb.config import get_settings
 from filterbets_nb.db import match_columns, store
-from filterbets_nb.db.migrate import upgrade
 from filterbets_nb.db.models import match_features_table, matches_table
-from filterbets_nb.db.session import run_async, run_coro
+from filterbets_nb.db.session import run_async
 from filterbets_nb.engine import needed_columns, run_backtest
 from filterbets_nb.filters import F, Filter, FilterError
 from filterbets_nb.loading import load_demo
 from filterbets_nb.synthetic import generate_matches
 from filterbets_nb.teamstats import refresh_league
-from tests.test_db import _drop_all
 
 FILTERS = [
     (F.home_odds.between(1.6, 2.4) & (F.home_form_pts_5 >= 6)).bet("home", price="avg"),
@@ -37,18 +34,11 @@ FILTERS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(
-    request: pytest.FixtureRequest, settings_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """Demo matches in a fresh database of each kind, with NULL prices and NULL features."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        run_coro(lambda: _drop_all(url))
-        monkeypatch.setenv("FILTERBETS_DATABASE_URL", url)
-        get_settings.cache_clear()
-    url = get_settings().database
-    upgrade(url)
+@pytest.fixture
+def database(database: str) -> Iterator[str]:
+    """Demo matches in conftest's fresh database of each kind, with NULL prices and NULL
+    features."""
+    url = database
     load_demo(n_matches=1200, seed=4)
 
     async def holes(session: Any) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import MetaData, func, inspect, select
+from sqlalchemy import func, inspect, select
 
-from filterbets_nb.config import get_settings
 from filterbets_nb.db import store
 from filterbets_nb.db.migrate import upgrade
 from filterbets_nb.db.models import Base, match_features_table, matches_table
@@ -22,34 +20,6 @@ from tests.conftest import SHARED_DATA
 
 FILES = sorted(SHARED_DATA.glob("*.csv"))
 needs_data = pytest.mark.skipif(not FILES, reason="shared football-data files absent")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(
-    request: pytest.FixtureRequest, settings_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """This process pointed at an empty, migrated database of each kind."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        run_coro(lambda: _drop_all(url))
-        monkeypatch.setenv("FILTERBETS_DATABASE_URL", url)
-        get_settings.cache_clear()
-    url = get_settings().database
-    upgrade(url)
-    yield url
-
-
-async def _drop_all(url: str) -> None:
-    """Drop every table the database holds, whichever module declared it (research tables
-    are declared only where they are used, and a test may not have imported that module)."""
-
-    def drop(sync_conn: Any) -> None:
-        stored = MetaData()
-        stored.reflect(sync_conn)
-        stored.drop_all(sync_conn)
-
-    async with engine_scope(url) as engine, engine.begin() as conn:
-        await conn.run_sync(drop)
 
 
 def _count(table: object) -> int:
