@@ -28,7 +28,7 @@ from filterbets_nb.tasks.match_cache import MatchSnapshots
 from filterbets_nb.tasks.progress import ProgressRecorder, progress_meta
 from filterbets_nb.tasks.scope import scope_args
 from filterbets_nb.tasks.snapshot_files import SnapshotFiles
-from filterbets_nb.teamstats import refresh_league
+from filterbets_nb.teamstats import refresh_leagues
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
         flt = Filter.from_dict(job.filter)  # FilterError (a ValueError): never retried
         leagues, seasons = scope_args(job.scope)
         state = await _scope_state(session, leagues, seasons)
-        for league in state.missing_features:
-            await refresh_league(session, league)
+        if state.missing_features:
+            await refresh_leagues(session, state.missing_features)
         total = state.matches
         if total == 0:
             raise ValueError(

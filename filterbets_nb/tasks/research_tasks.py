@@ -48,7 +48,7 @@ from filterbets_nb.tasks.base import RETRY_POLICY, RetryingTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.progress import ProgressRecorder, describe_error
 from filterbets_nb.tasks.scope import scope_args
-from filterbets_nb.teamstats import refresh_league
+from filterbets_nb.teamstats import refresh_leagues
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ def prepare_sweep(self: Any, *, run_id: str) -> dict[str, Any]:
     async def work(session: AsyncSession) -> dict[str, Any]:
         run = await _live_run(session, run_id)
         leagues, seasons = scope_args(run.scope)
-        for league in await store.matches_missing_features(session, leagues):
-            await refresh_league(session, league)
+        if missing := await store.matches_missing_features(session, leagues):
+            await refresh_leagues(session, missing)
         total = await store.count_matches(session, leagues, seasons)
         if total == 0:
             raise ValueError(
