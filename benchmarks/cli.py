@@ -53,10 +53,11 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, cpu
 
 
-#: What the CLI's backtest path imports before it submits (the modules its command imports).
+#: What the CLI's backtest path imports: through the shared worker's door it submits nothing
+#: itself (``worker_door``), so neither the client nor the task system is loaded.
 PATH_IMPORTS = (
-    "import filterbets_nb.cli, filterbets_nb.client, filterbets_nb.tasks.chains,"
-    " filterbets_nb.notebook, filterbets_nb.worker"
+    "import filterbets_nb.cli, filterbets_nb.worker_door, filterbets_nb.notebook,"
+    " filterbets_nb.worker, filterbets_nb.status"
 )
 
 

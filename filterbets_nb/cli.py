@@ -100,11 +100,17 @@ def _run_and_wait(
 ) -> Any:
     """Submit through the chain (starting the data dir's worker if needed), draw the progress
     on stderr, return the finished run."""
-    from filterbets_nb.client import BacktestCancelled, BacktestFailed, backtest, worker_keeper
+    from filterbets_nb.client import backtest
+
+    return _wait(backtest(flt, leagues=leagues, seasons=seasons), _StderrBar("backtest"), timeout)
+
+
+def _wait(run: Any, bar: _StderrBar, timeout: float | None) -> Any:
+    """Follow ``run`` to its end with ``bar`` drawing it (restarting the shared worker if it
+    stops meanwhile); returns the run or raises as :func:`~filterbets_nb.status.wait_for`."""
+    from filterbets_nb.client import BacktestCancelled, BacktestFailed, worker_keeper
     from filterbets_nb.status import Status, wait_for
 
-    run = backtest(flt, leagues=leagues, seasons=seasons)
-    bar = _StderrBar("backtest")
     keep = worker_keeper()
 
     def on_status(status: Status) -> None:
@@ -121,6 +127,62 @@ def _run_and_wait(
         cancelled=BacktestCancelled,
     )
     return run
+
+
+#: Seconds a command waits for a shared worker it started (or found starting) to open its door.
+DOOR_WAIT = 120.0
+
+
+def _through_door(
+    raw: Any, leagues: list[str] | None, seasons: list[str] | None, timeout: float | None
+) -> tuple[str, dict[str, Any], str] | None:
+    """Run the backtest through the shared worker's door (:mod:`filterbets_nb.worker_door`):
+    ``(job_id, summary, summary text)``, or None when this process must submit by itself
+    (services mode, autostart off with no worker running, or a worker without a door).
+
+    This path imports neither SQLAlchemy nor Celery, so a warm CLI backtest costs little more
+    than the chain itself.
+    """
+    from filterbets_nb import worker_door
+    from filterbets_nb.worker import autostart_allowed, ensure_shared_worker, shared_worker_info
+
+    settings = get_settings()
+    if settings.mode != "embedded":
+        return None
+    if shared_worker_info(settings) is None:
+        if not autostart_allowed():
+            return None
+        ensure_shared_worker(settings)
+    bar = _StderrBar("backtest")
+    request = {"filter": raw, "leagues": leagues, "seasons": seasons, "timeout": timeout}
+    try:
+        reply = worker_door.backtest(
+            settings, request, on_status=bar, on_notice=bar.notice, wait=DOOR_WAIT
+        )
+    except worker_door.DoorUnavailable:
+        return None
+    except worker_door.DoorClosed as exc:
+        from filterbets_nb.client import load_results
+
+        bar.notice(f"{exc}; waiting for it here (a new worker sends it again)")
+        run = _wait(load_results(exc.job_id), bar, timeout)
+        return run.job_id, run.summary_json(), _summary_text(run)
+    if "done" in reply:
+        done = reply["done"]
+        return str(done["job_id"]), done["summary"], done["text"]
+    raise _DoorError(reply["error"], reply.get("kind", "user"))
+
+
+class _DoorError(Exception):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _summary_text(run: Any) -> str:
+    from filterbets_nb.formatting import summary_text
+
+    return summary_text(run.summary())
 
 
 @app.command()
@@ -265,12 +327,8 @@ def backtest_cmd(
 ) -> None:
     """Run the backtest of FILTER.json ({rules, market, price, stake}) through the Celery chain
     (progress on stderr) and print its summary."""
-    from filterbets_nb.client import SubmitError
-    from filterbets_nb.filters import Filter, FilterError
-    from filterbets_nb.status import JobCancelled, JobFailed
-
     try:
-        flt = Filter.from_dict(json.loads(filter_file.read_text(encoding="utf-8")))
+        raw = json.loads(filter_file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise _fail(f"no such file: {filter_file}") from exc
     except json.JSONDecodeError as exc:
@@ -281,19 +339,43 @@ def backtest_cmd(
         raise _fail(f"cannot read {filter_file}: {exc.strerror or exc}") from exc
     except RecursionError as exc:
         raise _fail(f"{filter_file} is nested too deeply to be a filter") from exc
+    try:
+        done = _through_door(raw, leagues, seasons, timeout)
+    except _DoorError as exc:
+        raise _fail(f"{filter_file}: {exc}" if exc.kind == "filter" else str(exc)) from exc
+    if done is None:
+        done = _submit_here(filter_file, raw, leagues, seasons, timeout)
+    job_id, summary, text = done
+    if as_json:
+        typer.echo(json.dumps({**summary, "job_id": job_id}))
+    else:
+        typer.echo(text)
+        typer.echo(f"job id: {job_id}")
+
+
+def _submit_here(
+    filter_file: Path,
+    raw: Any,
+    leagues: list[str] | None,
+    seasons: list[str] | None,
+    timeout: float | None,
+) -> tuple[str, dict[str, Any], str]:
+    """The backtest submitted and followed by this process (no door to a warm worker)."""
+    from filterbets_nb.client import SubmitError
+    from filterbets_nb.filters import FilterError, as_filter
+    from filterbets_nb.status import JobCancelled, JobFailed
+
+    try:
+        flt = as_filter(raw, "a backtest")
+    except RecursionError as exc:
+        raise _fail(f"{filter_file} is nested too deeply to be a filter") from exc
     except (FilterError, TypeError, ValueError) as exc:
         raise _fail(f"{filter_file}: {exc}") from exc
     try:
         run = _run_and_wait(flt, leagues, seasons, timeout)
     except (JobFailed, JobCancelled, SubmitError, ValueError, TypeError, TimeoutError) as exc:
         raise _fail(str(exc)) from exc
-    if as_json:
-        typer.echo(json.dumps({**run.summary_json(), "job_id": run.job_id}))
-    else:
-        from filterbets_nb.formatting import summary_text
-
-        typer.echo(summary_text(run.summary()))
-        typer.echo(f"job id: {run.job_id}")
+    return run.job_id, run.summary_json(), _summary_text(run)
 
 
 @db_app.command("upgrade")

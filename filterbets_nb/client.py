@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import sys
 import time
 import uuid
@@ -119,8 +118,6 @@ def no_worker_hint(settings: Settings) -> str:
 
 #: ``connect(start_worker=False)`` turns the submit paths' worker start off for this process.
 _autostart = [True]
-#: Set to 0 to never start the shared worker from a submit (tests that run their own workers).
-AUTOSTART_ENV = "FILTERBETS_WORKER_AUTOSTART"
 
 
 def _before_submit() -> Settings:
@@ -166,7 +163,9 @@ def worker_keeper() -> Callable[[Any], None]:
 
 
 def _autostart_wanted() -> bool:
-    return _autostart[0] and os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
+    from filterbets_nb.worker import autostart_allowed
+
+    return _autostart[0] and autostart_allowed()
 
 
 def _codes(value: str | Sequence[str] | None, what: str) -> list[str]:

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 APP = "filterbets_nb.tasks.celery_app"
 QUEUES = "backtest,stats"
+#: The module that opens the shared worker's door (``worker_door``); only that worker has one.
+DOOR_HOOKS = "filterbets_nb.door_hooks"
 
 
 def ping(timeout: float = 1.0) -> list[dict[str, Any]]:
@@ -56,10 +58,14 @@ def worker_command(
     beat: bool = False,
     logfile: Path | None = None,
     pool: str | None = None,
+    include: str | None = None,
 ) -> list[str]:
-    """The ``celery worker`` command line this package runs (both queues by default)."""
+    """The ``celery worker`` command line this package runs (both queues by default);
+    ``include`` names extra modules the worker imports (``-I``)."""
     cmd = [sys.executable, "-m", "celery", "-A", APP, "worker", "-Q", queues]
     cmd += ["-c", str(concurrency), "--loglevel", loglevel]
+    if include:
+        cmd += ["-I", include]
     if hostname:
         cmd += ["-n", hostname]
     if pool:
@@ -182,6 +188,16 @@ LOG_BACKUPS = 3
 STALE_CONTROL_SECONDS = 120.0
 
 
+#: Set to 0 to never start the shared worker from a submit (tests that run their own workers).
+AUTOSTART_ENV = "FILTERBETS_WORKER_AUTOSTART"
+
+
+def autostart_allowed() -> bool:
+    """Whether a submit may start the data dir's shared worker (``FILTERBETS_WORKER_AUTOSTART``,
+    default on; ``fb.connect(start_worker=False)`` turns it off for one process on top)."""
+    return os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
+
+
 def idle_timeout() -> float:
     """``FILTERBETS_WORKER_IDLE_TIMEOUT`` in seconds (0 = never stop), with a clear error."""
     raw = os.environ.get(IDLE_TIMEOUT_ENV, "").strip()
@@ -290,7 +306,10 @@ def ensure_shared_worker(settings: Settings | None = None) -> dict[str, Any]:
         # start would add a pidbox queue that every later broadcast writes a message to.
         hostname = f"fb-shared@{os.uname().nodename}"
         cmd = worker_command(
-            concurrency=settings.worker_concurrency, hostname=hostname, logfile=paths.log
+            concurrency=settings.worker_concurrency,
+            hostname=hostname,
+            logfile=paths.log,
+            include=DOOR_HOOKS,
         )
         process = subprocess.Popen(
             cmd,
@@ -308,6 +327,7 @@ def ensure_shared_worker(settings: Settings | None = None) -> dict[str, Any]:
             "started": time.time(),
             "idle_timeout": timeout,
             "log": str(paths.log),
+            "door": True,  # it opens worker_door's socket once ready
         }
         tmp = paths.info.with_suffix(".tmp")
         tmp.write_text(json.dumps(info))

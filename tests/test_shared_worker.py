@@ -96,6 +96,70 @@ def test_submits_share_one_detached_worker_that_stops_when_told(
     assert (data_dir / "worker.log").stat().st_size > 0
 
 
+IN_PROCESS = """
+import json, filterbets_nb as fb
+from filterbets_nb.engine import run_backtest
+frame = fb.matches(leagues="SYN1")
+summary = run_backtest(frame, fb.Filter.from_dict({filter!r})).summary()
+print(json.dumps({{"bets": int(summary["bets"]), "profit": float(summary["profit"])}}))
+"""
+
+
+@pytest.mark.slow
+def test_cli_backtests_go_through_the_shared_workers_door(shared_env: dict[str, str]) -> None:
+    """A CLI backtest is submitted by the warm shared worker on the CLI's behalf (the door),
+    cold (the command starts the worker) and warm; the answer is the in-process engine's, a bad
+    filter is refused before anything is submitted, and a caller with other settings is turned
+    away to submit by itself."""
+    from filterbets_nb.config import Settings
+    from filterbets_nb.worker_door import DoorUnavailable
+    from filterbets_nb.worker_door import backtest as through_door
+
+    data_dir = Path(shared_env["FILTERBETS_DATA_DIR"])
+    assert (
+        run_py(
+            shared_env, "import filterbets_nb as fb\nfb.load_demo(n_matches=600, seed=3)\nprint(1)"
+        )
+        == 1
+    )
+    flt = data_dir.parent / "f.json"
+    flt.write_text(json.dumps(FILTER))
+    expected = run_py(shared_env, IN_PROCESS.format(filter=FILTER))
+    answers = []
+    for _ in range(2):  # cold (no worker yet), then warm
+        proc = cli(shared_env, "backtest", str(flt), "--json", "--leagues", "SYN1", timeout=240)
+        assert proc.returncode == 0, proc.stderr
+        answers.append(json.loads(proc.stdout))
+        assert "done" in proc.stderr  # the bar, drawn from the statuses the door streamed
+    log = (data_dir / "worker.log").read_text()
+    for answer in answers:
+        assert answer["bets"] == expected["bets"] > 0
+        assert answer["profit"] == pytest.approx(expected["profit"])
+        assert f"door: backtest {answer['job_id']} submitted" in log
+    assert (data_dir / "worker.sock").stat().st_mode & 0o777 == 0o600
+
+    bad = data_dir.parent / "bad.json"
+    bad.write_text(
+        json.dumps({**FILTER, "rules": [{"field": "no_such_field", "op": ">", "value": 1}]})
+    )
+    proc = cli(shared_env, "backtest", str(bad), timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: {bad}: ") and "no_such_field" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (data_dir / "worker.log").read_text().count("door: backtest") == 2  # none for it
+
+    other = Settings(data_dir=data_dir, result_backend=f"db+sqlite:///{data_dir}/other.db")
+    with pytest.raises(DoorUnavailable, match="other settings"):
+        through_door(
+            other,
+            {"filter": FILTER, "leagues": None, "seasons": None, "timeout": None},
+            on_status=lambda _: None,
+            on_notice=lambda _: None,
+        )
+    jobs = cli(shared_env, "jobs", "--json")
+    assert jobs.returncode == 0 and len(json.loads(jobs.stdout)) == 2
+
+
 @pytest.mark.slow
 def test_shared_worker_stops_itself_when_idle(shared_env: dict[str, str]) -> None:
     shared_env["FILTERBETS_WORKER_IDLE_TIMEOUT"] = "2"
