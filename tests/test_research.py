@@ -272,11 +272,11 @@ def test_walk_forward_chooses_on_training_and_judges_on_the_next_season(
         oos = run_backtest(test, make_home(*chosen)).summary()
         assert fold["oos_roi"] == pytest.approx(oos["roi"])
         assert fold["oos_bets"] == oos["bets"]
-    assert len(result.bets) == result.folds["oos_bets"].sum()
-    assert result.summary()["bets"] == len(result.bets)
+    assert len(result.bets()) == result.folds["oos_bets"].sum()
+    assert result.summary()["bets"] == len(result.bets())
     gap = (result.folds["is_roi"] - result.folds["oos_roi"]).mean()
     assert result.gap == pytest.approx(gap)
-    assert result.equity()["cum_profit"].iloc[-1] == pytest.approx(result.bets["profit"].sum())
+    assert result.equity()["cum_profit"].iloc[-1] == pytest.approx(result.bets()["profit"].sum())
 
 
 # --- bankroll simulation ---------------------------------------------------------------------

@@ -109,7 +109,7 @@ if EMBEDDED:
     out.update({
         "wf_same": bool(remote.folds[columns].round(9).equals(mine.folds[columns].round(9))),
         "folds": len(remote.folds),
-        "profit": [float(remote.bets["profit"].sum()), float(mine.bets["profit"].sum())],
+        "profit": [float(remote.bets()["profit"].sum()), float(mine.bets()["profit"].sum())],
         "gap": [remote.gap, mine.gap],
         "scan": [scanned["fixtures"], scanned["record"]["bets"]],
         "record": int(fb.run_backtest(fb.matches(), make(2.0, 6)).summary()["bets"]),

@@ -72,19 +72,26 @@ def choose(
 @dataclass
 class WalkForwardResult:
     """Per-fold choices with in-sample (``is_``) and out-of-sample (``oos_``) figures, the
-    combined out-of-sample bets, their summary and equity curve, and the IS-OOS gap."""
+    combined out-of-sample bets, their summary and equity curve, and the IS-OOS gap.
+
+    Read like every backtest result: ``summary()``, ``bets()``, ``equity()``, ``plot()`` are
+    methods, as on :class:`~filterbets_nb.results.BacktestResults`."""
 
     folds: pd.DataFrame
-    bets: pd.DataFrame
+    out_of_sample: pd.DataFrame
     metric: str
     n_tried: int
 
+    def bets(self) -> pd.DataFrame:
+        """Every out-of-sample bet of every fold, in kick-off order, with its ``fold``."""
+        return self.out_of_sample
+
     def summary(self) -> pd.Series:
         """:func:`~filterbets_nb.stats.compute_stats` of all out-of-sample bets together."""
-        return compute_stats(self.bets)
+        return compute_stats(self.out_of_sample)
 
     def equity(self) -> pd.DataFrame:
-        return equity_curve(self.bets)
+        return equity_curve(self.out_of_sample)
 
     @property
     def gap(self) -> float:
@@ -98,7 +105,9 @@ class WalkForwardResult:
         """Out-of-sample equity curve, the fold boundaries marked."""
         from filterbets_nb.plotting import plot_equity
 
-        ax = plot_equity(self.bets, title=f"walk-forward out-of-sample ({self.metric})", ax=ax)
+        ax = plot_equity(
+            self.out_of_sample, title=f"walk-forward out-of-sample ({self.metric})", ax=ax
+        )
         return ax
 
     def _repr_html_(self) -> str:
