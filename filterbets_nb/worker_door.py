@@ -233,11 +233,11 @@ def open_door(settings: Settings) -> Path | None:
         return None
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    old = os.umask(0o177)  # 0600 from the start: only this user may submit through it
-    try:
-        server = _Server(str(path), _Handler)
-    finally:
-        os.umask(old)
+    # Connecting needs write permission on the socket, which the usual umask already denies
+    # group and others; 0600 then makes "only this user submits" explicit. (Not a umask
+    # change: that is process-wide, and the worker's other threads create files meanwhile.)
+    server = _Server(str(path), _Handler)
+    path.chmod(0o600)
     _open.append(server)
     threading.Thread(target=server.serve_forever, name="filterbets-door", daemon=True).start()
     return path

@@ -11,13 +11,15 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, cli, embedded_env, run_py
+from tests.conftest import PG_ADMIN_URL, ROOT, cli, embedded_env, run_py
 
 FILTER = {
     "rules": [{"field": "home_odds", "op": "between", "value": [1.5, 2.2]}],
@@ -158,6 +160,44 @@ def test_cli_backtests_go_through_the_shared_workers_door(shared_env: dict[str, 
         )
     jobs = cli(shared_env, "jobs", "--json")
     assert jobs.returncode == 0 and len(json.loads(jobs.stdout)) == 2
+
+
+@pytest.mark.slow
+def test_a_cli_backtest_outlives_the_worker_that_took_it(shared_env: dict[str, str]) -> None:
+    """The shared worker dies (SIGKILL) while a CLI backtest it submitted runs: the command
+    says so, starts a new worker, which sends the job again, and still prints its answer."""
+    shared_env["FILTERBETS_EVALUATE_DELAY"] = "4"
+    data_dir = Path(shared_env["FILTERBETS_DATA_DIR"])
+    assert (
+        run_py(shared_env, "import filterbets_nb as fb\nfb.load_demo(n_matches=300)\nprint(1)") == 1
+    )
+    flt = data_dir.parent / "f.json"
+    flt.write_text(json.dumps(FILTER))
+    command = [sys.executable, "-m", "filterbets_nb.cli", "backtest", str(flt), "--json"]
+    proc = subprocess.Popen(
+        command, env=shared_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        log = data_dir / "worker.log"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            text = log.read_text() if log.exists() else ""
+            if "door: backtest" in text and "evaluate_filter[" in text:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the door never submitted the job")
+        first = json.loads((data_dir / "worker.json").read_text())["pid"]
+        os.killpg(first, signal.SIGKILL)
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["bets"] > 0
+    assert "the shared worker stopped while backtest" in err
+    assert json.loads((data_dir / "worker.json").read_text())["pid"] != first
 
 
 @pytest.mark.slow
