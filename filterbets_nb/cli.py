@@ -450,6 +450,11 @@ def worker_status() -> None:
         f"shared worker running: pid {info.get('pid')} ({info.get('hostname')}), "
         f"since {since}, {idle}, log {info['log']}"
     )
+    if info.get("door"):
+        from filterbets_nb.worker_door import socket_path
+
+        door = socket_path(settings)
+        typer.echo(f"CLI backtests submitted through its door: {door}" if door else "no door")
 
 
 @worker_app.command("stop")

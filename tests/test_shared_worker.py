@@ -90,6 +90,7 @@ def test_submits_share_one_detached_worker_that_stops_when_told(
     assert _alive(pid)  # and it outlived both of them
     status = cli(shared_env, "worker", "status")
     assert status.returncode == 0 and f"shared worker running: pid {pid}" in status.stdout
+    assert f"through its door: {data_dir / 'worker.sock'}" in status.stdout
     stop = cli(shared_env, "worker", "stop", timeout=60)
     assert stop.returncode == 0 and "stopped the shared worker" in stop.stdout
     assert not _alive(pid)
