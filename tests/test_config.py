@@ -31,7 +31,7 @@ def test_embedded_default_lives_in_data_dir(tmp_path: Path) -> None:
     assert s.backend == f"db+sqlite:///{tmp_path / 'celery-results.db'}"
     opts = s.broker_transport_options()
     assert opts["data_folder_in"] == opts["data_folder_out"] == str(tmp_path / "broker")
-    assert opts["polling_interval"] == 0.05
+    assert opts["polling_interval"] == 0.02
 
 
 def test_default_data_dir_is_under_home(monkeypatch: pytest.MonkeyPatch) -> None:
