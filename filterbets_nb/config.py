@@ -134,6 +134,22 @@ def _one_line(exc: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
+#: kombu's Redis transport looks for unacknowledged messages past their visibility timeout on a
+#: 10 s timer, scanning on every 10th tick: about every 100 s.
+KOMBU_REDELIVERY_SWEEP = 100.0
+
+
+def redelivery_sweep(visibility_timeout: int) -> dict[str, float]:
+    """kombu transport options that look for timed-out messages every quarter of the
+    visibility timeout (at least once a second, at most kombu's 100 s), so a short timeout
+    (``scripts/chaos``, the fault tests) brings a killed worker's task back after about that
+    timeout instead of after kombu's sweep; the default 7200 s keeps kombu's own settings."""
+    period = min(KOMBU_REDELIVERY_SWEEP, max(1.0, visibility_timeout / 4))
+    if period >= KOMBU_REDELIVERY_SWEEP:
+        return {}
+    return {"unacked_restore_interval": period, "unacked_restore_throttle": 1}
+
+
 def default_data_dir() -> Path:
     return Path.home() / ".filterbets-nb"
 
@@ -239,7 +255,10 @@ class Settings(BaseSettings):
 
     def broker_transport_options(self) -> dict[str, Any]:
         if self.broker.startswith(("redis://", "rediss://")):
-            return {"visibility_timeout": self.visibility_timeout}
+            return {
+                "visibility_timeout": self.visibility_timeout,
+                **redelivery_sweep(self.visibility_timeout),
+            }
         if not self.broker.startswith("filesystem://"):
             return {}
         folder = str(self.broker_folder)

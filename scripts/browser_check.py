@@ -431,7 +431,9 @@ def wait_for_cells(page: Any, timeout: float) -> dict[str, Any]:
 
 def wait_for_widgets(page: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Give the widget manager time to draw: until no "Loading widget..." is left and the
-    progress bars show an end state, or ``--widget-timeout``; then report what is there."""
+    progress bars show an end state, or a widget error with nothing left loading (an error is
+    final: waiting longer cannot make the page pass), or ``--widget-timeout``; then report what
+    is there."""
     facts: dict[str, Any] = {}
     for _ in deadline_loop(args.widget_timeout, step=0.5):
         facts = page.evaluate(
@@ -442,6 +444,10 @@ def wait_for_widgets(page: Any, args: argparse.Namespace) -> dict[str, Any]:
             for text in facts["barTexts"]
         )
         if not facts["widgetErrors"] and not facts["errorViews"] and settled:
+            break
+        loading, *failed = WIDGET_ERRORS
+        shown = facts["widgetErrors"]
+        if loading not in shown and (facts["errorViews"] or any(m in shown for m in failed)):
             break
     return facts
 

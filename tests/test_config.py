@@ -20,6 +20,7 @@ from filterbets_nb.config import (
     get_settings,
     load_settings,
     mask_url,
+    redelivery_sweep,
 )
 
 
@@ -52,6 +53,20 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     # With a Redis broker and no explicit backend, results go to the same Redis.
     assert s.backend == "redis://:s3cret@127.0.0.1:6379/0"
     assert s.broker_transport_options() == {"visibility_timeout": 7200}
+
+
+def test_a_short_visibility_timeout_looks_for_timed_out_messages_often() -> None:
+    """kombu's own sweep (about every 100 s) would dwarf a visibility timeout of a few seconds."""
+    short = Settings(
+        data_dir=Path("/tmp/x"), broker_url="redis://127.0.0.1:6379/0", visibility_timeout=4
+    )
+    assert short.broker_transport_options() == {
+        "visibility_timeout": 4,
+        "unacked_restore_interval": 1.0,
+        "unacked_restore_throttle": 1,
+    }
+    assert redelivery_sweep(60) == {"unacked_restore_interval": 15.0, "unacked_restore_throttle": 1}
+    assert redelivery_sweep(400) == redelivery_sweep(7200) == {}
 
 
 def test_passwords_are_masked_everywhere() -> None:

@@ -143,17 +143,23 @@ def _create_db(request: pytest.FixtureRequest, url: str) -> None:
     request.addfinalizer(lambda: testing.drop_database(PG_ADMIN_URL, name))
 
 
-@pytest.fixture
-def worker(env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
-    w = Worker(env, tmp_path / "worker.log", concurrency=1)
+@pytest.fixture(scope="class")
+def worker(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """One worker for a class of tests that only need a worker to be there: starting and
+    stopping one costs more than most of those tests. The class's end stops it, before the
+    tests that start workers of their own (a worker left running would take their jobs)."""
+    w = Worker(env, tmp_path_factory.mktemp("worker") / "worker.log", concurrency=1)
     yield w
     w.stop()
 
 
-def test_progress_meta_goes_up_while_it_runs(env: dict[str, str], worker: Worker) -> None:
-    out = client(
-        env,
-        """
+class TestOnOneWorker:
+    """Tests that only need a worker to be there share one (see the ``worker`` fixture)."""
+
+    def test_progress_meta_goes_up_while_it_runs(self, env: dict[str, str], worker: Worker) -> None:
+        out = client(
+            env,
+            """
 run = fb.backtest(FILTER)
 seen = []
 deadline = time.monotonic() + 120
@@ -167,18 +173,19 @@ while time.monotonic() < deadline:
 run.wait(60)
 print(json.dumps({"seen": seen, "state": run.state, "final": run.status()["progress"]}))
 """,
-    )
-    assert out["state"] == "SUCCESS"
-    distinct = sorted(set(out["seen"]))
-    assert len(distinct) >= 3, out["seen"]
-    assert out["seen"] == sorted(out["seen"]), "progress went backwards"
-    assert all(0 <= p <= 100 for p in distinct)
+        )
+        assert out["state"] == "SUCCESS"
+        distinct = sorted(set(out["seen"]))
+        assert len(distinct) >= 3, out["seen"]
+        assert out["seen"] == sorted(out["seen"]), "progress went backwards"
+        assert all(0 <= p <= 100 for p in distinct)
 
-
-def test_a_bad_filter_fails_at_once_without_retry(env: dict[str, str], worker: Worker) -> None:
-    out = client(
-        env,
-        """
+    def test_a_bad_filter_fails_at_once_without_retry(
+        self, env: dict[str, str], worker: Worker
+    ) -> None:
+        out = client(
+            env,
+            """
 from filterbets_nb.tasks.backtest_tasks import evaluate_filter, fetch_matches, save_results
 job_id, ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(3)]
 bad = {"rules": [{"field": "home_oods", "op": ">", "value": 2}], "market": "home"}
@@ -194,12 +201,104 @@ job = run_async(lambda s: store.get_job(s, job_id))
 print(json.dumps({"error": error, "status": job.status, "stored": job.error,
                   "fetch": read_progress(ids[0])["state"], "bets": bet_count(job_id)[0]}))
 """,
-    )
-    assert out["status"] == "FAILURE" and out["fetch"] == "FAILURE"
-    assert "home_oods" in out["stored"] and "FilterError" in out["stored"]
-    assert out["bets"] == 0
-    time.sleep(0.5)
-    assert "Retry in" not in worker.text()
+        )
+        assert out["status"] == "FAILURE" and out["fetch"] == "FAILURE"
+        assert "home_oods" in out["stored"] and "FilterError" in out["stored"]
+        assert out["bets"] == 0
+        time.sleep(0.5)
+        assert "Retry in" not in worker.text()
+
+    def test_beat_entry_is_due_at_two_and_fires_the_refresh(
+        self, env: dict[str, str], worker: Worker
+    ) -> None:
+        schedule = client(
+            env,
+            """
+import datetime as dt
+from filterbets_nb.tasks.celery_app import celery_app
+celery_app.loader.import_default_modules()
+entry = celery_app.conf.beat_schedule["refresh-team-stats-daily"]
+cron, utc, due = entry["schedule"], dt.UTC, {}
+for label, now in (("02:00:01", dt.datetime(2026, 11, 25, 2, 0, 1, tzinfo=utc)),
+                   ("01:59:00", dt.datetime(2026, 11, 25, 1, 59, 0, tzinfo=utc))):
+    cron.nowfun = lambda now=now: now
+    due[label] = cron.is_due(dt.datetime(2026, 11, 24, 2, 0, 0, tzinfo=utc))[0]
+print(json.dumps({"task": entry["task"], "registered": entry["task"] in celery_app.tasks,
+                  "queue": celery_app.amqp.router.route({}, entry["task"])["queue"].name,
+                  "due": due}))
+""",
+        )
+        assert schedule["registered"] and schedule["queue"] == "stats"
+        assert schedule["due"] == {"02:00:01": True, "01:59:00": False}
+        task_name = schedule["task"]
+        # Fire the scheduled name exactly as beat would, through the celery command line.
+        before = client(
+            env,
+            "stats = run_async(lambda s: store.load_team_stats(s))\n"
+            "print(json.dumps(str(stats.updated_at.max())))",
+        )
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "filterbets_nb.tasks.celery_app",
+                "call",
+                task_name,
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        task_id = proc.stdout.strip().splitlines()[-1]
+        out = client(
+            env,
+            f"""
+from filterbets_nb.tasks.status import get_task_status
+deadline, seen = time.monotonic() + 180, []
+while time.monotonic() < deadline:
+    status = get_task_status({task_id!r})
+    seen.append(status["state"])
+    if status["state"] in ("SUCCESS", "FAILURE"):
+        break
+    time.sleep(0.02)
+stats = run_async(lambda s: store.load_team_stats(s))
+print(json.dumps({{"leagues": status["result"]["leagues"], "after": str(stats.updated_at.max()),
+                   "teams": len(stats), "status": status["state"], "seen": seen,
+                   "progress": status["progress"]}}))
+""",
+        )
+        assert out["status"] == "SUCCESS", out
+        assert out["leagues"] and out["teams"] > 0
+        assert out["after"] > before
+        # The fanned-out task reads as done only when every league is: its status follows the group.
+        n = len(out["leagues"])
+        assert out["progress"]["current"] == out["progress"]["total"] == n
+        assert out["progress"]["description"] == f"{n}/{n} leagues"
+
+    def test_cancel_revokes_the_chain(self, env: dict[str, str], worker: Worker) -> None:
+        out = client(
+            env,
+            """
+run = fb.backtest(FILTER)
+assert wait_state(run.task_ids[1], ("PROGRESS",))
+run.cancel()
+try:
+    run.wait(60)
+    outcome = "finished"
+except fb.BacktestCancelled:
+    outcome = "cancelled"
+time.sleep(1.0)
+print(json.dumps({"outcome": outcome, "state": run.state,
+                  "save": read_progress(run.task_ids[2])["state"]}))
+""",
+        )
+        assert out["outcome"] == "cancelled" and out["state"] == "REVOKED"
+        assert out["save"] in ("PENDING", "REVOKED")
 
 
 def test_unreachable_database_is_retried_then_fails(env: dict[str, str], tmp_path: Path) -> None:
@@ -255,7 +354,8 @@ def test_whole_worker_killed_a_new_worker_finishes(env: dict[str, str], tmp_path
     submit = client(short, KILL_IN_EVALUATE.format(pids=pids))
     assert submit["killed"]
     first.process.wait(10)
-    second = Worker(short, tmp_path / "second.log", concurrency=1)
+    # Small pages only made the first run long enough to be caught: the run again goes at speed.
+    second = Worker({**env, "FILTERBETS_VISIBILITY_TIMEOUT": "4"}, tmp_path / "second.log", 1)
     try:
         assert_one_set_of_bets(short, submit["job_id"], timeout=120)
     finally:
@@ -398,27 +498,6 @@ run = fb.backtest(FILTER, soft_time_limit=0.3)
     assert 0 < out["progress"]["overall"] < 100
 
 
-def test_cancel_revokes_the_chain(env: dict[str, str], worker: Worker) -> None:
-    out = client(
-        env,
-        """
-run = fb.backtest(FILTER)
-assert wait_state(run.task_ids[1], ("PROGRESS",))
-run.cancel()
-try:
-    run.wait(60)
-    outcome = "finished"
-except fb.BacktestCancelled:
-    outcome = "cancelled"
-time.sleep(1.0)
-print(json.dumps({"outcome": outcome, "state": run.state,
-                  "save": read_progress(run.task_ids[2])["state"]}))
-""",
-    )
-    assert out["outcome"] == "cancelled" and out["state"] == "REVOKED"
-    assert out["save"] in ("PENDING", "REVOKED")
-
-
 def test_routing_plain_worker_consumes_both_queues(env: dict[str, str], tmp_path: Path) -> None:
     """A worker started without -Q serves both queues; one on another queue leaves the job
     PENDING, and the status check tells that queued id from an unknown one."""
@@ -457,71 +536,6 @@ print(json.dumps({"backtest": run.state, "refresh": r.get(timeout=60)}))
         plain.stop()
     assert out["backtest"] == "SUCCESS"
     assert out["refresh"]["status"] == "dispatched" and out["refresh"]["leagues"]
-
-
-def test_beat_entry_is_due_at_two_and_fires_the_refresh(
-    env: dict[str, str], worker: Worker
-) -> None:
-    schedule = client(
-        env,
-        """
-import datetime as dt
-from filterbets_nb.tasks.celery_app import celery_app
-celery_app.loader.import_default_modules()
-entry = celery_app.conf.beat_schedule["refresh-team-stats-daily"]
-cron, utc, due = entry["schedule"], dt.UTC, {}
-for label, now in (("02:00:01", dt.datetime(2026, 11, 25, 2, 0, 1, tzinfo=utc)),
-                   ("01:59:00", dt.datetime(2026, 11, 25, 1, 59, 0, tzinfo=utc))):
-    cron.nowfun = lambda now=now: now
-    due[label] = cron.is_due(dt.datetime(2026, 11, 24, 2, 0, 0, tzinfo=utc))[0]
-print(json.dumps({"task": entry["task"], "registered": entry["task"] in celery_app.tasks,
-                  "queue": celery_app.amqp.router.route({}, entry["task"])["queue"].name,
-                  "due": due}))
-""",
-    )
-    assert schedule["registered"] and schedule["queue"] == "stats"
-    assert schedule["due"] == {"02:00:01": True, "01:59:00": False}
-    task_name = schedule["task"]
-    # Fire the scheduled name exactly as beat would, through the celery command line.
-    before = client(
-        env,
-        "stats = run_async(lambda s: store.load_team_stats(s))\n"
-        "print(json.dumps(str(stats.updated_at.max())))",
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "filterbets_nb.tasks.celery_app", "call", task_name],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    task_id = proc.stdout.strip().splitlines()[-1]
-    out = client(
-        env,
-        f"""
-from filterbets_nb.tasks.status import get_task_status
-deadline, seen = time.monotonic() + 180, []
-while time.monotonic() < deadline:
-    status = get_task_status({task_id!r})
-    seen.append(status["state"])
-    if status["state"] in ("SUCCESS", "FAILURE"):
-        break
-    time.sleep(0.02)
-stats = run_async(lambda s: store.load_team_stats(s))
-print(json.dumps({{"leagues": status["result"]["leagues"], "after": str(stats.updated_at.max()),
-                   "teams": len(stats), "status": status["state"], "seen": seen,
-                   "progress": status["progress"]}}))
-""",
-    )
-    assert out["status"] == "SUCCESS", out
-    assert out["leagues"] and out["teams"] > 0
-    assert out["after"] > before
-    # The fanned-out task reads as done only when every league is: its status follows the group.
-    n = len(out["leagues"])
-    assert out["progress"]["current"] == out["progress"]["total"] == n
-    assert out["progress"]["description"] == f"{n}/{n} leagues"
 
 
 def test_many_tasks_in_one_worker_leak_no_connections(env: dict[str, str], tmp_path: Path) -> None:
