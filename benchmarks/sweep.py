@@ -6,11 +6,11 @@ fresh PostgreSQL database (created here, dropped at the end). Filters: a grid of
 (default 500) home/away filters on odds, form and goals. It prints one figure per line with its
 target:
 
-a. ``fb.sweep`` of all the filters (even chunks, 24 by default or ``--chunk-size`` filters
-   each; each process loading the matches once, from its cache when warm) against the same
-   filters submitted at once with ``fb.backtest`` (a 3-link chain each, bets stored), both on
-   one worker with 2 processes, both timed in the same client process from submission until
-   every result is in (target >= 20x).
+a. ``fb.sweep`` of all the filters (even chunks, as ``chunk_bounds`` cuts them by default or
+   ``--chunk-size`` filters each; each process loading the matches once, from its cache when
+   warm) against the same filters submitted at once with ``fb.backtest`` (a 3-link chain each,
+   bets stored), both on one worker with 2 processes, both timed in the same client process
+   from submission until every result is in (target >= 20x).
 b. the same sweep on a worker with 1 process and then with 2 (target >= 1.8x; issue 10 asks it
    of ``--filters 20 --matches 50000``), with how busy the machine was, since a second process
    needs a free core, and the worker's own CPU seconds per filter (its processes' user + system

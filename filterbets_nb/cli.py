@@ -196,12 +196,15 @@ def demo(
     ] = 0,
 ) -> None:
     """Generate seeded synthetic leagues, run one backtest through Celery, print its summary."""
+    from filterbets_nb.client import before_submit
     from filterbets_nb.filters import Filter
     from filterbets_nb.loading import load_demo
     from filterbets_nb.status import JobCancelled, JobFailed
 
     settings = get_settings()
     typer.echo(f"filterbets-nb: {settings.describe()}")
+    # The shared worker (embedded mode) boots while the data is written, not after it.
+    before_submit()
     report = load_demo(n_matches=matches, seed=seed)
     typer.echo(f"demo data: {report}")
     flt = Filter.from_dict(DEMO_FILTER)

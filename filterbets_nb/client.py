@@ -120,7 +120,7 @@ def no_worker_hint(settings: Settings) -> str:
 _autostart = [True]
 
 
-def _before_submit() -> Settings:
+def before_submit() -> Settings:
     """What every submit path needs first: the schema, and in embedded mode a worker."""
     settings = get_settings()
     settings.ensure_dirs()
@@ -346,7 +346,7 @@ def backtest(
     """
     sub = _validate(flt, leagues, seasons, label, soft_time_limit)
     check_scope(sub.scope)
-    _before_submit()
+    before_submit()
     run, workflow = _prepare(sub)
     _send(workflow, [run])
     return run
@@ -580,7 +580,7 @@ def compare(
     ]
     if subs:
         check_scope(subs[0].scope)
-    _before_submit()
+    before_submit()
     prepared = [_prepare(sub) for sub in subs]
     runs = [run for run, _ in prepared]
     _send(group([workflow for _, workflow in prepared]), runs)
@@ -639,7 +639,7 @@ def refresh_team_stats(*, timeout: float | None = None, show_progress: bool = Tr
     """
     from filterbets_nb.tasks.stats_tasks import refresh_all_team_stats_task
 
-    _before_submit()
+    before_submit()
     try:
         _check_broker()
         result = refresh_all_team_stats_task.apply_async(retry=True, retry_policy=SEND_RETRY)

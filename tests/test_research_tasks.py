@@ -157,8 +157,12 @@ def test_chunks_are_even_and_cover_the_grid() -> None:
         assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
         sizes = [b - a for a, b in chunks]
         assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 25, (n, sizes)
-    assert len(chunk_bounds(20)) == 10 and len(chunk_bounds(100)) == 12  # 12 by default
-    assert len(chunk_bounds(500)) == 20  # 25 filters at most
+    # At least 10 filters a chunk, in 1, 2, 4, 6 or 12 chunks, at most 25 filters a chunk.
+    counts = {n: len(chunk_bounds(n)) for n in (7, 19, 20, 39, 40, 59, 60, 119, 120, 300, 500)}
+    assert counts == {
+        **{7: 1, 19: 1, 20: 2, 39: 2, 40: 4, 59: 4, 60: 6, 119: 6, 120: 12, 300: 12},
+        500: 20,
+    }
     assert [b - a for a, b in chunk_bounds(12, 5)] == [4, 4, 4]
     with pytest.raises(ValueError, match="chunk_size must be >= 1"):
         chunk_bounds(5, 0)

@@ -676,13 +676,6 @@ def _typed_matches(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.copy()
 
 
-async def count_matches(
-    session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
-) -> int:
-    inner = _matches_select(leagues, seasons, features=False).order_by(None).subquery()
-    return int((await session.execute(select(func.count()).select_from(inner))).scalar_one())
-
-
 async def has_matches(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> bool:

@@ -64,11 +64,13 @@ def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> 
     return (get_settings().database, tuple(sorted(leagues or ())), tuple(sorted(seasons or ())))
 
 
-async def _scope_state(
+async def cached_scope_state(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> match_columns.ScopeState:
-    """The scope's counts, counted again only when its version moved since this process or the
-    data dir's snapshot files hold them."""
+    """The scope's counts and the leagues whose features are stale, counted again only when
+    its version moved since this process or the data dir's snapshot files hold them (a chain's
+    or a sweep's first link would otherwise read every match of the scope twice, to count them
+    and to look for missing features, before any work can start)."""
     version = await match_columns.scope_version(session, leagues, seasons)
     key = _scope_key(leagues, seasons)
     state = _match_snapshots().state(key, version)
@@ -120,7 +122,7 @@ async def matches_with(
         )
         if not missing:
             return held
-    state = await _scope_state(session, leagues, seasons)
+    state = await cached_scope_state(session, leagues, seasons)
     for attempt in range(2):
         started = time.perf_counter()
         fresh = await match_columns.load_columns(
@@ -162,7 +164,7 @@ def fetch_matches(self: Any, job_id: str) -> dict[str, Any]:
             raise Ignore()
         flt = Filter.from_dict(job.filter)  # FilterError (a ValueError): never retried
         leagues, seasons = scope_args(job.scope)
-        state = await _scope_state(session, leagues, seasons)
+        state = await cached_scope_state(session, leagues, seasons)
         if state.missing_features:
             await refresh_leagues(session, state.missing_features)
         total = state.matches

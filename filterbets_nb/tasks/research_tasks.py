@@ -43,7 +43,7 @@ from filterbets_nb.research.grid import GridPoint
 from filterbets_nb.research.scan import scan_fixtures
 from filterbets_nb.stats import to_jsonable
 from filterbets_nb.status import ENDED_STATES
-from filterbets_nb.tasks.backtest_tasks import matches_with
+from filterbets_nb.tasks.backtest_tasks import cached_scope_state, matches_with
 from filterbets_nb.tasks.base import RETRY_POLICY, RetryingTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.progress import ProgressRecorder, describe_error
@@ -52,13 +52,17 @@ from filterbets_nb.teamstats import refresh_leagues
 
 logger = logging.getLogger(__name__)
 
-#: Chunks a sweep is cut into by default (fewer when it has fewer filters): a multiple of 1, 2,
-#: 3, 4 and 6 worker processes, so each process takes as many equal chunks as the others and
-#: they finish together, while a small sweep's chunks still hold 2 filters or more, each
-#: chunk having a fixed cost (a message, two database sessions, its progress meta).
-DEFAULT_CHUNKS = 12
-#: Most filters a chunk holds by default: a big sweep gets more chunks than DEFAULT_CHUNKS, so
-#: its bar moves and a chunk lost with its worker costs little to evaluate again.
+#: The chunk counts a sweep's default cutting chooses from: each a multiple of 2 worker
+#: processes (the default worker's), and the larger ones of 3, 4 and 6 as well, so the processes
+#: take as many equal chunks as each other and finish together.
+CHUNK_COUNTS = (1, 2, 4, 6, 12)
+#: Fewest filters a default chunk holds: each chunk pays a fixed cost (a message, two database
+#: connections, its progress meta; about 50 ms), worth paying only for work several times its
+#: size, so a 20-filter sweep is 2 chunks (one per process) rather than 10 of 2 filters.
+MIN_CHUNK_SIZE = 10
+#: Most filters a chunk holds by default: a big sweep gets more chunks than the largest of
+#: CHUNK_COUNTS, so its bar moves and a chunk lost with its worker costs little to evaluate
+#: again.
 MAX_CHUNK_SIZE = 25
 
 
@@ -109,14 +113,19 @@ async def _live_run(session: AsyncSession, run_id: str) -> research_store.Resear
 
 @celery_app.task(name="filterbets_nb.tasks.research_tasks.prepare_sweep", **OPTIONS)
 def prepare_sweep(self: Any, *, run_id: str) -> dict[str, Any]:
-    """Bring the scope's features up to date once, count its matches, mark the run STARTED."""
+    """Bring the scope's features up to date once, count its matches, mark the run STARTED.
+
+    This link runs alone before any chunk, so its cost is the part of a sweep a second worker
+    process cannot share: the counts come from :func:`.backtest_tasks.cached_scope_state`, as
+    a backtest's first link gets them, not from two passes over the scope's matches."""
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         run = await _live_run(session, run_id)
         leagues, seasons = scope_args(run.scope)
-        if missing := await store.matches_missing_features(session, leagues):
-            await refresh_leagues(session, missing)
-        total = await store.count_matches(session, leagues, seasons)
+        state = await cached_scope_state(session, leagues, seasons)
+        if state.missing_features:
+            await refresh_leagues(session, state.missing_features)
+        total = state.matches
         if total == 0:
             raise ValueError(
                 f"no matches stored for leagues={leagues or 'all'} seasons={seasons or 'all'}"
@@ -191,9 +200,11 @@ async def finish_if_complete(session: AsyncSession, run_id: str) -> bool:
 
 
 def chunk_size_for(n_points: int) -> int:
-    """Filters per chunk by default: :data:`DEFAULT_CHUNKS` chunks, of at most
-    :data:`MAX_CHUNK_SIZE` filters."""
-    return max(1, min(MAX_CHUNK_SIZE, math.ceil(n_points / DEFAULT_CHUNKS)))
+    """Filters per chunk by default: the most chunks of :data:`CHUNK_COUNTS` that hold
+    :data:`MIN_CHUNK_SIZE` filters each (one chunk for a smaller grid), and more chunks when
+    that would put over :data:`MAX_CHUNK_SIZE` filters in one."""
+    n_chunks = max(c for c in CHUNK_COUNTS if c == 1 or c * MIN_CHUNK_SIZE <= n_points)
+    return max(1, min(MAX_CHUNK_SIZE, math.ceil(n_points / n_chunks)))
 
 
 def chunk_bounds(n_points: int, chunk_size: int | None = None) -> list[list[int]]:
