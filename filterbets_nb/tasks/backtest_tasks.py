@@ -22,6 +22,7 @@ from filterbets_nb.db.models import utcnow
 from filterbets_nb.engine import needed_columns, run_backtest
 from filterbets_nb.filters import Filter
 from filterbets_nb.stats import compute_stats, to_jsonable
+from filterbets_nb.tasks import db_snapshots
 from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.match_cache import MatchSnapshots
@@ -107,19 +108,33 @@ async def matches_with(
         logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
     files = _snapshot_files()
-    started = time.perf_counter()
-    stored = files.read(key, version, ["kickoff", *missing])
-    if stored is not None and len(stored.columns) > 1:
-        held = snapshots.add(key, version, stored)
-        missing = [c for c in needed if c not in held.columns]
-        logger.info(
-            "%d matches: mapped %d columns from the snapshot files in %.2f s",
-            len(held),
-            len(stored.columns),
-            time.perf_counter() - started,
-        )
-        if not missing:
-            return held
+    db_scope = db_snapshots.scope_digest(leagues, seasons)
+    use_db = get_settings().db_snapshots
+
+    async def from_files(columns: list[str]) -> pd.DataFrame | None:
+        return files.read(key, version, columns)
+
+    async def from_db(columns: list[str]) -> pd.DataFrame | None:
+        stored = await db_snapshots.read(session, db_scope, version, columns) if use_db else None
+        if stored is not None:
+            files.write(key, version, stored)
+        return stored
+
+    for origin, source in (("the snapshot files", from_files), ("the database", from_db)):
+        started = time.perf_counter()
+        stored = await source(["kickoff", *missing])
+        if stored is not None and len(stored.columns) > 1:
+            held = snapshots.add(key, version, stored)
+            missing = [c for c in needed if c not in held.columns]
+            logger.info(
+                "%d matches: %d snapshot columns from %s in %.2f s",
+                len(held),
+                len(stored.columns),
+                origin,
+                time.perf_counter() - started,
+            )
+            if not missing:
+                return held
     state = await _scope_state(session, leagues, seasons)
     for attempt in range(2):
         started = time.perf_counter()
@@ -141,6 +156,8 @@ async def matches_with(
         )
         matches = snapshots.add(key, state.version, fresh)
         files.write(key, state.version, fresh)
+        if use_db:
+            await db_snapshots.write(session, db_scope, state.version, fresh)
         if attempt or set(needed) <= set(matches.columns):
             break
         # Matches were added while the columns were read: the held ones no longer line up.

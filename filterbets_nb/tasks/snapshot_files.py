@@ -67,8 +67,29 @@ def _write(path: Path, array: pa.Array) -> bool:
 
 def _read(path: Path) -> pa.Array:
     # Not closed here: the arrays keep the mapping alive, and reading them needs it.
-    column = pa.ipc.open_file(pa.memory_map(str(path))).read_all().column(0)
+    return _open(pa.memory_map(str(path)))
+
+
+def _open(source: pa.NativeFile | pa.Buffer) -> pa.Array:
+    """The one column of the Arrow IPC file in ``source``, not copied where the type allows."""
+    column = pa.ipc.open_file(source).read_all().column(0)
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def column_bytes(values: pd.Series) -> bytes:
+    """A column as the bytes of the one-column Arrow IPC file :func:`column_from_bytes` reads
+    (what :class:`SnapshotFiles` writes), for stores other than files."""
+    array = _to_arrow(values)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, pa.schema([("v", array.type)])) as writer:
+        writer.write_batch(pa.record_batch([array], names=["v"]))
+    return bytes(sink.getvalue())
+
+
+def column_from_bytes(data: bytes) -> object:
+    """A column from :func:`column_bytes`: numpy (read-only, sharing ``data``) or a
+    categorical, as :meth:`SnapshotFiles.read` gives it."""
+    return _to_pandas(_open(pa.py_buffer(data)))
 
 
 def _to_arrow(values: pd.Series) -> pa.Array:
