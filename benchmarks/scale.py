@@ -75,6 +75,7 @@ WIDER: dict[str, Any] = {
 }
 _LOADED = re.compile(r"(\d+) matches: read \d+ columns .* in ([0-9.]+) s")
 _MAPPED = re.compile(r"(\d+) matches: mapped \d+ columns from the snapshot files in ([0-9.]+) s")
+_FETCHED = re.compile(r"(\d+) matches: fetched \d+ columns from the database's .* in ([0-9.]+) s")
 WARM_TARGET_S = 2.0
 COLD_TARGET = 3.0
 RSS_TARGET_MB = 1024.0
@@ -123,6 +124,20 @@ def raw_copy_seconds(database_url: str) -> float:
     return asyncio.run(main())
 
 
+def clear_column_snapshots(database_url: str) -> None:
+    """Empty ``column_snapshots``, so a cold job finds no columns an earlier run stored."""
+    import asyncpg
+
+    async def main() -> None:
+        conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute("DELETE FROM column_snapshots")
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+
+
 def raw_select_seconds(data_dir: Path) -> float:
     """FILTER's columns through sqlite3 ``fetchall``."""
     conn = sqlite3.connect(data_dir / "filterbets.db")
@@ -145,6 +160,8 @@ def prepare(env: dict[str, str], size: int, reused: bool) -> None:
     for log in Path(env["FILTERBETS_DATA_DIR"]).glob("worker-scale-*.log"):
         log.unlink()
     if reused:
+        if env["FILTERBETS_DATABASE_URL"].startswith("postgresql"):
+            clear_column_snapshots(env["FILTERBETS_DATABASE_URL"])
         return
     t0 = time.perf_counter()
     out = bench.run_client(env, bench.LOAD_CLIENT, str(size), "0", timeout=3600)
@@ -167,6 +184,14 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         fresh = bench.run_client(env, CHAIN_CLIENT, json.dumps([FILTER, FILTER]), timeout=3600)
         fresh_rss = run.pool_peak_rss_mb()
         maps = _MAPPED.findall(run.read_text())
+    other: list[dict[str, Any]] = []
+    fetches: list[tuple[str, str]] = []
+    if mode == "postgresql":
+        # Another machine: no snapshot files, so the columns come from column_snapshots.
+        shutil.rmtree(Path(env["FILTERBETS_DATA_DIR"]) / "snapshots", ignore_errors=True)
+        with bench.worker(env, f"scale-{mode}-{size}-other", concurrency=1) as run:
+            other = bench.run_client(env, CHAIN_CLIENT, json.dumps([FILTER]), timeout=3600)
+            fetches = _FETCHED.findall(run.read_text())
     raws = [raw() for _ in range(3)]
     raw_s = statistics.median(raws)
     cold, warm, wider_cold, wider_warm = (job["seconds"] for job in jobs)
@@ -190,6 +215,14 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         f"({map_rate:,.0f} rows/s)",
         flush=True,
     )
+    if other and fetches:
+        fetched_rows, fetched_s = int(fetches[0][0]), float(fetches[0][1])
+        print(
+            f"  {mode:10s} {size:>9,} matches: a worker on another data dir (machine): first "
+            f"job {other[0]['seconds']:5.2f} s; fetched {fetched_rows:,} rows from "
+            f"column_snapshots in {fetched_s:.3f} s ({fetched_rows / fetched_s:,.0f} rows/s)",
+            flush=True,
+        )
     print(
         f"  {mode:10s} {size:>9,} matches: {raw_name} of the same columns {raw_s:.2f} s "
         f"(median of 3): cold chain / raw {cold / raw_s:.2f}x, load alone / raw "

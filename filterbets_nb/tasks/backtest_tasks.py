@@ -120,15 +120,19 @@ async def matches_with(
             files.write(key, version, stored)
         return stored
 
-    for origin, source in (("the snapshot files", from_files), ("the database", from_db)):
+    sources = (("mapped", "the snapshot files", from_files), ("fetched", "the database", from_db))
+    for how, origin, source in sources:
         started = time.perf_counter()
         stored = await source(["kickoff", *missing])
         if stored is not None and len(stored.columns) > 1:
             held = snapshots.add(key, version, stored)
             missing = [c for c in needed if c not in held.columns]
             logger.info(
-                "%d matches: %d snapshot columns from %s in %.2f s",
+                "%d matches: %s %d columns from %s's column snapshot in %.2f s"
+                if source is from_db
+                else "%d matches: %s %d columns from %s in %.2f s",
                 len(held),
+                how,
                 len(stored.columns),
                 origin,
                 time.perf_counter() - started,
