@@ -313,6 +313,22 @@ def test_the_database_snapshot_serves_a_worker_without_files_until_the_data_chan
 
     original = read_then_reused()
 
+    # The scope's counts too: a fresh process on another machine does not count them again.
+    counts: list[int] = []
+    count = match_columns.scope_state
+
+    async def counting_state(*args: Any, **kwargs: Any) -> match_columns.ScopeState:
+        counts.append(1)
+        return await count(*args, **kwargs)
+
+    monkeypatch.setattr(match_columns, "scope_state", counting_state)
+    states = []
+    for _ in range(2):
+        backtest_tasks._match_snapshots().clear()
+        states.append(run_async(lambda s: backtest_tasks._scope_state(s, ["SYN1"], None)))
+    assert states[0] == states[1] and states[0].matches == len(original)
+    assert counts == []  # the first read above counted them and stored them beside its columns
+
     extra = generate_matches(n_matches=40, leagues=["SYN1"], seed=9, start_season=2030)
     run_async(lambda s: store.upsert_matches(s, extra.drop(columns="match_id"), "more"))
     imported = read_then_reused()

@@ -68,16 +68,24 @@ def _scope_key(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> 
 async def _scope_state(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> match_columns.ScopeState:
-    """The scope's counts, counted again only when its version moved since this process or the
-    data dir's snapshot files hold them."""
+    """The scope's counts, counted again only when its version moved since this process, the
+    data dir's snapshot files or (on PostgreSQL) the database's column snapshot hold them."""
     version = await match_columns.scope_version(session, leagues, seasons)
     key = _scope_key(leagues, seasons)
     state = _match_snapshots().state(key, version)
     if state is None:
         state = _snapshot_files().read_state(key, version)
+        use_db = get_settings().db_snapshots
+        db_scope = db_snapshots.scope_digest(leagues, seasons)
+        if state is None and use_db:
+            state = await db_snapshots.read_state(session, db_scope, version)
+            if state is not None:
+                _snapshot_files().write_state(key, state)
         if state is None:
             state = await match_columns.scope_state(session, leagues, seasons)
             _snapshot_files().write_state(key, state)
+            if use_db:
+                await db_snapshots.write_state(session, db_scope, state)
         _match_snapshots().keep_state(key, state)
     return state
 
@@ -90,8 +98,9 @@ async def matches_with(
     progress: Callable[[int], object] | None = None,
 ) -> pd.DataFrame:
     """The scope's matches with ``columns`` (for a filter: :func:`needed_columns`), read from
-    the database only where neither this process's snapshot of the scope nor the data dir's
-    snapshot files hold them at the current version.
+    the matches only where neither this process's snapshot of the scope, the data dir's
+    snapshot files nor (on PostgreSQL) the database's column snapshot hold them at the current
+    version.
 
     The returned frame may hold more columns than asked for (those earlier jobs read).
     Data written between the version read and the load is simply newer: the next job reads a
@@ -115,12 +124,12 @@ async def matches_with(
         return files.read(key, version, columns)
 
     async def from_db(columns: list[str]) -> pd.DataFrame | None:
-        stored = await db_snapshots.read(session, db_scope, version, columns) if use_db else None
-        if stored is not None:
-            files.write(key, version, stored)
-        return stored
+        return await db_snapshots.read(session, db_scope, version, columns) if use_db else None
 
-    sources = (("mapped", "the snapshot files", from_files), ("fetched", "the database", from_db))
+    sources = (
+        ("mapped", "the snapshot files", from_files),
+        ("fetched", "the database's column snapshot", from_db),
+    )
     for how, origin, source in sources:
         started = time.perf_counter()
         stored = await source(["kickoff", *missing])
@@ -128,15 +137,15 @@ async def matches_with(
             held = snapshots.add(key, version, stored)
             missing = [c for c in needed if c not in held.columns]
             logger.info(
-                "%d matches: %s %d columns from %s's column snapshot in %.2f s"
-                if source is from_db
-                else "%d matches: %s %d columns from %s in %.2f s",
+                "%d matches: %s %d columns from %s in %.2f s",
                 len(held),
                 how,
                 len(stored.columns),
                 origin,
                 time.perf_counter() - started,
             )
+            if source is from_db:
+                files.write(key, version, stored)  # for this machine's next processes
             if not missing:
                 return held
     state = await _scope_state(session, leagues, seasons)

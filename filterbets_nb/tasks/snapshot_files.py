@@ -114,6 +114,27 @@ def _to_pandas(array: pa.Array) -> object:
     return array.to_numpy(zero_copy_only=False)
 
 
+def state_to_json(state: ScopeState) -> str:
+    """A scope's counts as the JSON :func:`state_from_json` reads."""
+    return json.dumps(dataclasses.asdict(state))
+
+
+def state_from_json(text: str, version: str) -> ScopeState | None:
+    """The counts :func:`state_to_json` wrote, if they are of ``version`` and well formed."""
+    try:
+        data = json.loads(text)
+        state = ScopeState(
+            matches=int(data["matches"]),
+            leagues={int(k): str(v) for k, v in data["leagues"].items()},
+            seasons=tuple(data["seasons"]),
+            missing_features=tuple(data["missing_features"]),
+            version=str(data["version"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return state if state.version == version else None
+
+
 class SnapshotFiles:
     """Columns of scope snapshots as files under ``root``, at most ``max_bytes`` in all
     (least recently used scopes deleted first); ``max_bytes`` 0 turns them off."""
@@ -201,17 +222,10 @@ class SnapshotFiles:
         if not self.max_bytes:
             return None
         try:
-            data = json.loads((self._dir(scope, version) / _STATE).read_text())
-            state = ScopeState(
-                matches=int(data["matches"]),
-                leagues={int(k): str(v) for k, v in data["leagues"].items()},
-                seasons=tuple(data["seasons"]),
-                missing_features=tuple(data["missing_features"]),
-                version=str(data["version"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            text = (self._dir(scope, version) / _STATE).read_text()
+        except OSError:
             return None
-        return state if state.version == version else None
+        return state_from_json(text, version)
 
     def write_state(self, scope: Hashable, state: ScopeState) -> None:
         """Store ``state`` beside its version's columns; a failure is only logged."""
@@ -221,7 +235,7 @@ class SnapshotFiles:
             here = self._current(scope, state.version)
             here.mkdir(parents=True, exist_ok=True)
             tmp = here / f".{_STATE}.{uuid.uuid4().hex}"
-            tmp.write_text(json.dumps(dataclasses.asdict(state)))
+            tmp.write_text(state_to_json(state))
             os.replace(tmp, here / _STATE)
         except OSError as exc:
             logger.warning("snapshot state of a scope not written: %s", exc)
