@@ -267,6 +267,19 @@ def test_the_database_snapshot_gives_exactly_the_frame_a_read_gives(database: st
     assert run_async(lambda s: db_snapshots.read(s, other, "v", ["avg_home"])) is None
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Calls of ``match_columns.<name>`` (an async function) from now on, one item each."""
+    calls: list[int] = []
+    real = getattr(match_columns, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(match_columns, name, counted)
+    return calls
+
+
 def test_the_database_snapshot_serves_a_worker_without_files_until_the_data_changes(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -283,14 +296,7 @@ def test_the_database_snapshot_serves_a_worker_without_files_until_the_data_chan
         pytest.skip("PostgreSQL only: the embedded default keeps its snapshot files")
     monkeypatch.setenv("FILTERBETS_SNAPSHOT_FILES_MB", "0")
     get_settings.cache_clear()
-    reads: list[int] = []
-    load = match_columns.load_columns
-
-    async def counting(*args: Any, **kwargs: Any) -> pd.DataFrame:
-        reads.append(1)
-        return await load(*args, **kwargs)
-
-    monkeypatch.setattr(match_columns, "load_columns", counting)
+    reads = _count_calls(monkeypatch, "load_columns")
     flt = (F.home_odds.between(1.6, 2.4) & (F.home_form_pts_5 >= 6)).bet("home")
     scope = {"leagues": ["SYN1"], "seasons": None}
 
@@ -314,14 +320,7 @@ def test_the_database_snapshot_serves_a_worker_without_files_until_the_data_chan
     original = read_then_reused()
 
     # The scope's counts too: a fresh process on another machine does not count them again.
-    counts: list[int] = []
-    count = match_columns.scope_state
-
-    async def counting_state(*args: Any, **kwargs: Any) -> match_columns.ScopeState:
-        counts.append(1)
-        return await count(*args, **kwargs)
-
-    monkeypatch.setattr(match_columns, "scope_state", counting_state)
+    counts = _count_calls(monkeypatch, "scope_state")
     states = []
     for _ in range(2):
         backtest_tasks._match_snapshots().clear()
