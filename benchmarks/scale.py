@@ -14,6 +14,9 @@ Run ``python benchmarks/scale.py`` (Redis and PostgreSQL on loopback). For each 
   binary ``COPY`` through asyncpg (PostgreSQL) or a ``SELECT`` through sqlite3 (SQLite);
 * a second, freshly started worker on the same data dir: its first job maps the snapshot files
   the first worker wrote (rows/s mapped), then runs warm;
+* on PostgreSQL, a third worker whose data dir holds no snapshot files (another machine): its
+  first job fetches the columns the first worker stored in ``column_snapshots`` (rows/s
+  fetched; ``benchmarks/pg_columns.py`` compares that fetch with a raw COPY in one process);
 
 and then the 1 -> 2 worker-process sweep ratio of ``benchmarks/tasks.py`` (20 filters over 50k
 matches). Targets (issue 10): warm 1M on PostgreSQL < 2 s, cold within 3x the raw COPY, worker
@@ -21,7 +24,8 @@ RSS < 1 GB, loading >= 1M rows/s, SQLite within 3x of PostgreSQL, sweep >= 1.8x.
 
 Loading a million demo matches takes minutes; ``--pg-database SIZE=URL`` and
 ``--sqlite-dir SIZE=DIR`` reuse databases that already hold exactly SIZE demo matches (migrated
-to head). Everything else it makes (databases, data dirs, workers, its Redis index) it removes.
+to head; their ``column_snapshots`` is emptied first, so the cold job reads the matches).
+Everything else it makes (databases, data dirs, workers, its Redis index) it removes.
 """
 
 from __future__ import annotations
