@@ -14,6 +14,9 @@ Run ``python benchmarks/scale.py`` (Redis and PostgreSQL on loopback). For each 
   binary ``COPY`` through asyncpg (PostgreSQL) or a ``SELECT`` through sqlite3 (SQLite);
 * a second, freshly started worker on the same data dir: its first job maps the snapshot files
   the first worker wrote (rows/s mapped), then runs warm;
+* on PostgreSQL, a third worker whose data dir holds no snapshot files (another machine): its
+  first job fetches the columns the first worker stored in ``column_snapshots`` (rows/s
+  fetched; ``benchmarks/pg_columns.py`` compares that fetch with a raw COPY in one process);
 
 and then the 1 -> 2 worker-process sweep ratio of ``benchmarks/tasks.py`` (20 filters over 50k
 matches). Targets (issue 10): warm 1M on PostgreSQL < 2 s, cold within 3x the raw COPY, worker
@@ -21,7 +24,8 @@ RSS < 1 GB, loading >= 1M rows/s, SQLite within 3x of PostgreSQL, sweep >= 1.8x.
 
 Loading a million demo matches takes minutes; ``--pg-database SIZE=URL`` and
 ``--sqlite-dir SIZE=DIR`` reuse databases that already hold exactly SIZE demo matches (migrated
-to head). Everything else it makes (databases, data dirs, workers, its Redis index) it removes.
+to head; their ``column_snapshots`` is emptied first, so the cold job reads the matches).
+Everything else it makes (databases, data dirs, workers, its Redis index) it removes.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ WIDER: dict[str, Any] = {
 }
 _LOADED = re.compile(r"(\d+) matches: read \d+ columns .* in ([0-9.]+) s")
 _MAPPED = re.compile(r"(\d+) matches: mapped \d+ columns from the snapshot files in ([0-9.]+) s")
+_FETCHED = re.compile(r"(\d+) matches: fetched \d+ columns from the database's .* in ([0-9.]+) s")
 WARM_TARGET_S = 2.0
 COLD_TARGET = 3.0
 RSS_TARGET_MB = 1024.0
@@ -123,6 +128,20 @@ def raw_copy_seconds(database_url: str) -> float:
     return asyncio.run(main())
 
 
+def clear_column_snapshots(database_url: str) -> None:
+    """Empty ``column_snapshots``, so a cold job finds no columns an earlier run stored."""
+    import asyncpg
+
+    async def main() -> None:
+        conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute("DELETE FROM column_snapshots")
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+
+
 def raw_select_seconds(data_dir: Path) -> float:
     """FILTER's columns through sqlite3 ``fetchall``."""
     conn = sqlite3.connect(data_dir / "filterbets.db")
@@ -145,6 +164,8 @@ def prepare(env: dict[str, str], size: int, reused: bool) -> None:
     for log in Path(env["FILTERBETS_DATA_DIR"]).glob("worker-scale-*.log"):
         log.unlink()
     if reused:
+        if env["FILTERBETS_DATABASE_URL"].startswith("postgresql"):
+            clear_column_snapshots(env["FILTERBETS_DATABASE_URL"])
         return
     t0 = time.perf_counter()
     out = bench.run_client(env, bench.LOAD_CLIENT, str(size), "0", timeout=3600)
@@ -167,6 +188,14 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         fresh = bench.run_client(env, CHAIN_CLIENT, json.dumps([FILTER, FILTER]), timeout=3600)
         fresh_rss = run.pool_peak_rss_mb()
         maps = _MAPPED.findall(run.read_text())
+    other: list[dict[str, Any]] = []
+    fetches: list[tuple[str, str]] = []
+    if mode == "postgresql":
+        # Another machine: no snapshot files, so the columns come from column_snapshots.
+        shutil.rmtree(Path(env["FILTERBETS_DATA_DIR"]) / "snapshots", ignore_errors=True)
+        with bench.worker(env, f"scale-{mode}-{size}-other", concurrency=1) as run:
+            other = bench.run_client(env, CHAIN_CLIENT, json.dumps([FILTER]), timeout=3600)
+            fetches = _FETCHED.findall(run.read_text())
     raws = [raw() for _ in range(3)]
     raw_s = statistics.median(raws)
     cold, warm, wider_cold, wider_warm = (job["seconds"] for job in jobs)
@@ -190,6 +219,16 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         f"({map_rate:,.0f} rows/s)",
         flush=True,
     )
+    fetch_rate = float("nan")
+    if other and fetches:
+        fetched_rows, fetched_s = int(fetches[0][0]), float(fetches[0][1])
+        fetch_rate = fetched_rows / fetched_s if fetched_s else float("inf")
+        print(
+            f"  {mode:10s} {size:>9,} matches: a worker on another data dir (machine): first "
+            f"job {other[0]['seconds']:5.2f} s; fetched {fetched_rows:,} rows from "
+            f"column_snapshots in {fetched_s:.3f} s ({fetch_rate:,.0f} rows/s)",
+            flush=True,
+        )
     print(
         f"  {mode:10s} {size:>9,} matches: {raw_name} of the same columns {raw_s:.2f} s "
         f"(median of 3): cold chain / raw {cold / raw_s:.2f}x, load alone / raw "
@@ -205,6 +244,7 @@ def measure(mode: str, size: int, env: dict[str, str], raw: Any) -> dict[str, fl
         "raw": raw_s,
         "fresh": fresh[0]["seconds"],
         "map_rate": map_rate,
+        "fetch_rate": fetch_rate,
     }
 
 
@@ -279,8 +319,10 @@ def summarise(results: dict[tuple[str, int], dict[str, float]]) -> None:
                 f"{bench.verdict(r['warm'] < WARM_TARGET_S)}; cold {r['cold'] / r['raw']:.2f}x "
                 f"raw COPY <= {COLD_TARGET}x: {bench.verdict(r['cold'] <= COLD_TARGET * r['raw'])};"
                 f" RSS {r['rss']:.0f} MB < 1 GB: {bench.verdict(r['rss'] < RSS_TARGET_MB)}; "
-                f"load {r['rate']:,.0f} rows/s from the database, {r['map_rate']:,.0f} rows/s "
-                f"from the snapshot files >= 1M: {bench.verdict(r['rate'] >= RATE_TARGET)} / "
+                f"load {r['rate']:,.0f} rows/s from the matches, {r['fetch_rate']:,.0f} rows/s "
+                f"from column_snapshots, {r['map_rate']:,.0f} rows/s from the snapshot files "
+                f">= 1M: {bench.verdict(r['rate'] >= RATE_TARGET)} / "
+                f"{bench.verdict(r['fetch_rate'] >= RATE_TARGET)} / "
                 f"{bench.verdict(r['map_rate'] >= RATE_TARGET)}; a fresh worker's first job "
                 f"{r['fresh']:.2f} s",
                 flush=True,

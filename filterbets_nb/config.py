@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     #: worker process using the data dir (a fresh worker maps them instead of reading the
     #: database); 0 turns them off.
     snapshot_files_mb: int = Field(4096, ge=0)
+    #: On PostgreSQL, also keep the columns a worker read in the database (``column_snapshots``),
+    #: where workers on other machines fetch them instead of reading the matches (see
+    #: ``tasks.db_snapshots``); False reads the matches on every machine.
+    db_snapshots: bool = True
     #: Seconds a Redis message may stay unacknowledged before it is given to another worker. It
     #: must exceed the longest task (the hard time limit is 3600 s), or running tasks would be
     #: delivered twice; a worker killed outright has its task redelivered after this long.

@@ -204,8 +204,9 @@ def test_snapshot_files_are_shared_by_processes_and_dropped_by_a_write(
     versions = {p.parent for p in (settings_env / "snapshots").rglob("match_id.arrow")}
     assert len(versions) == 1
 
-    # Turned off: every process reads the database.
+    # Turned off (and the PostgreSQL column snapshot too): every process reads the database.
     env["FILTERBETS_SNAPSHOT_FILES_MB"] = "0"
+    env["FILTERBETS_DB_SNAPSHOTS"] = "false"
     assert child()["reads"] == 1
 
 
@@ -233,3 +234,118 @@ def test_stored_fixtures_are_never_loaded_nor_bet(database: str, tmp_path: Path)
         assert len(fx1) == 1 and fx1["home_team"].astype(str).tolist() == ["Alpha"]
         bets = run_backtest(matches, flt).bets()
         assert (bets["league"].astype(str) == "FX1").sum() == 1
+
+
+def test_the_database_snapshot_gives_exactly_the_frame_a_read_gives(database: str) -> None:
+    """Every loadable column (NULL prices and features, team names, seasons, kick-off times)
+    comes back from ``column_snapshots`` as ``load_columns`` read it; SQLite stores none."""
+    from sqlalchemy import func, select
+
+    from filterbets_nb.db.models import column_snapshots_table
+    from filterbets_nb.tasks import db_snapshots
+
+    scope = db_snapshots.scope_digest(["SYN1", "SYN3"], None)
+
+    async def round_trip(session: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        state = await match_columns.scope_state(session, ["SYN1", "SYN3"], None)
+        frame = await match_columns.load_columns(
+            session, match_columns.LOADABLE, ["SYN1", "SYN3"], None, state
+        )
+        await db_snapshots.write(session, scope, state.version, frame)
+        return frame, await db_snapshots.read(session, scope, state.version, list(frame.columns))
+
+    frame, stored = run_async(round_trip)
+    assert frame["avg_home"].isna().any() and frame["home_form_pts_5"].isna().any()
+    rows = run_async(lambda s: s.scalar(select(func.count()).select_from(column_snapshots_table)))
+    if database.startswith("sqlite"):
+        assert stored is None and rows == 0
+        return
+    assert stored is not None and rows == len(frame.columns)
+    pd.testing.assert_frame_equal(stored[list(frame.columns)], frame)
+    # Another scope, or another version of this one, finds nothing.
+    other = db_snapshots.scope_digest(["SYN1"], None)
+    assert run_async(lambda s: db_snapshots.read(s, other, "v", ["avg_home"])) is None
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Calls of ``match_columns.<name>`` (an async function) from now on, one item each."""
+    calls: list[int] = []
+    real = getattr(match_columns, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(match_columns, name, counted)
+    return calls
+
+
+def test_the_database_snapshot_serves_a_worker_without_files_until_the_data_changes(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no snapshot files and an empty process cache (a worker on another machine), the
+    columns one read stored in PostgreSQL are used by the next, until an import, a price
+    change or a feature refresh; then read again, stored again, and only that version kept."""
+    from sqlalchemy import func, select
+
+    from filterbets_nb.config import get_settings
+    from filterbets_nb.db.models import column_snapshots_table
+    from filterbets_nb.tasks import backtest_tasks
+
+    if database.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: the embedded default keeps its snapshot files")
+    monkeypatch.setenv("FILTERBETS_SNAPSHOT_FILES_MB", "0")
+    get_settings.cache_clear()
+    reads = _count_calls(monkeypatch, "load_columns")
+    flt = (F.home_odds.between(1.6, 2.4) & (F.home_form_pts_5 >= 6)).bet("home")
+    scope = {"leagues": ["SYN1"], "seasons": None}
+
+    def matches() -> pd.DataFrame:
+        backtest_tasks._match_snapshots().clear()  # a fresh worker process
+        return run_async(lambda s: backtest_tasks.matches_with(s, needed_columns(flt), scope))
+
+    def versions() -> int:
+        t = column_snapshots_table
+        return int(run_async(lambda s: s.scalar(select(func.count(t.c.version.distinct())))))
+
+    def read_then_reused() -> pd.DataFrame:
+        before = len(reads)
+        first = matches()
+        second = matches()
+        assert len(reads) == before + 1
+        pd.testing.assert_frame_equal(second[list(first.columns)], first)
+        assert versions() == 1
+        return first
+
+    original = read_then_reused()
+
+    # The scope's counts too: a fresh process on another machine does not count them again.
+    counts = _count_calls(monkeypatch, "scope_state")
+    states = []
+    for _ in range(2):
+        backtest_tasks._match_snapshots().clear()
+        states.append(run_async(lambda s: backtest_tasks._scope_state(s, ["SYN1"], None)))
+    assert states[0] == states[1] and states[0].matches == len(original)
+    assert counts == []  # the first read above counted them and stored them beside its columns
+
+    extra = generate_matches(n_matches=40, leagues=["SYN1"], seed=9, start_season=2030)
+    run_async(lambda s: store.upsert_matches(s, extra.drop(columns="match_id"), "more"))
+    imported = read_then_reused()
+    assert len(imported) == len(original) + 40
+
+    demo = generate_matches(n_matches=1200, seed=4).drop(columns="match_id")
+    row = demo[demo["league"] == "SYN1"].iloc[[3]].assign(avg_home=9.5)
+    assert run_async(lambda s: store.upsert_matches(s, row, "repriced")).updated == 1
+    repriced = read_then_reused()
+    assert (repriced["avg_home"] == 9.5).sum() == 1
+
+    run_async(lambda s: refresh_league(s, "SYN1"))
+    refreshed = read_then_reused()
+    assert refreshed["home_form_pts_5"].notna().sum() > repriced["home_form_pts_5"].notna().sum()
+
+    monkeypatch.setenv("FILTERBETS_DB_SNAPSHOTS", "false")
+    get_settings.cache_clear()
+    before = len(reads)
+    matches()
+    matches()
+    assert len(reads) == before + 2

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -214,4 +215,20 @@ scope_versions_table = Table(
     Column("league_id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
     Column("features_version", BigInteger, nullable=False),
+)
+
+
+#: Columnar snapshots of scopes in the database itself (:mod:`filterbets_nb.tasks.db_snapshots`),
+#: one row per column of a scope at one version: ``payload`` is the column as the bytes of an
+#: Arrow IPC file. Read by workers on machines whose data dir holds no snapshot files yet.
+column_snapshots_table = Table(
+    "column_snapshots",
+    Base.metadata,
+    #: digest of the scope's leagues and seasons
+    Column("scope", String(64), primary_key=True),
+    #: :func:`filterbets_nb.db.match_columns.scope_version` the column was read at
+    Column("version", String(64), primary_key=True),
+    Column("column_name", String(64), primary_key=True),
+    Column("rows", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
 )

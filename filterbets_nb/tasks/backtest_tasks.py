@@ -22,6 +22,7 @@ from filterbets_nb.db.models import utcnow
 from filterbets_nb.engine import needed_columns, run_backtest
 from filterbets_nb.filters import Filter
 from filterbets_nb.stats import compute_stats, to_jsonable
+from filterbets_nb.tasks import db_snapshots
 from filterbets_nb.tasks.base import RETRY_POLICY, JobTask, task_db
 from filterbets_nb.tasks.celery_app import celery_app
 from filterbets_nb.tasks.match_cache import MatchSnapshots
@@ -68,17 +69,26 @@ async def cached_scope_state(
     session: AsyncSession, leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> match_columns.ScopeState:
     """The scope's counts and the leagues whose features are stale, counted again only when
-    its version moved since this process or the data dir's snapshot files hold them (a chain's
-    or a sweep's first link would otherwise read every match of the scope twice, to count them
-    and to look for missing features, before any work can start)."""
+    its version moved since this process, the data dir's snapshot files or (on PostgreSQL) the
+    database's column snapshot hold them (a chain's or a sweep's first link would otherwise
+    read every match of the scope twice, to count them and to look for missing features,
+    before any work can start)."""
     version = await match_columns.scope_version(session, leagues, seasons)
     key = _scope_key(leagues, seasons)
     state = _match_snapshots().state(key, version)
     if state is None:
         state = _snapshot_files().read_state(key, version)
+        use_db = get_settings().db_snapshots
+        db_scope = db_snapshots.scope_digest(leagues, seasons)
+        if state is None and use_db:
+            state = await db_snapshots.read_state(session, db_scope, version)
+            if state is not None:
+                _snapshot_files().write_state(key, state)
         if state is None:
             state = await match_columns.scope_state(session, leagues, seasons)
             _snapshot_files().write_state(key, state)
+            if use_db:
+                await db_snapshots.write_state(session, db_scope, state)
         _match_snapshots().keep_state(key, state)
     return state
 
@@ -91,8 +101,9 @@ async def matches_with(
     progress: Callable[[int], object] | None = None,
 ) -> pd.DataFrame:
     """The scope's matches with ``columns`` (for a filter: :func:`needed_columns`), read from
-    the database only where neither this process's snapshot of the scope nor the data dir's
-    snapshot files hold them at the current version.
+    the matches only where neither this process's snapshot of the scope, the data dir's
+    snapshot files nor (on PostgreSQL) the database's column snapshot hold them at the current
+    version.
 
     The returned frame may hold more columns than asked for (those earlier jobs read).
     Data written between the version read and the load is simply newer: the next job reads a
@@ -109,19 +120,37 @@ async def matches_with(
         logger.info("%d matches from this process's cache (snapshot)", len(held))
         return held
     files = _snapshot_files()
-    started = time.perf_counter()
-    stored = files.read(key, version, ["kickoff", *missing])
-    if stored is not None and len(stored.columns) > 1:
-        held = snapshots.add(key, version, stored)
-        missing = [c for c in needed if c not in held.columns]
-        logger.info(
-            "%d matches: mapped %d columns from the snapshot files in %.2f s",
-            len(held),
-            len(stored.columns),
-            time.perf_counter() - started,
-        )
-        if not missing:
-            return held
+    db_scope = db_snapshots.scope_digest(leagues, seasons)
+    use_db = get_settings().db_snapshots
+
+    async def from_files(columns: list[str]) -> pd.DataFrame | None:
+        return files.read(key, version, columns)
+
+    async def from_db(columns: list[str]) -> pd.DataFrame | None:
+        return await db_snapshots.read(session, db_scope, version, columns) if use_db else None
+
+    sources = (
+        ("mapped", "the snapshot files", from_files),
+        ("fetched", "the database's column snapshot", from_db),
+    )
+    for how, origin, source in sources:
+        started = time.perf_counter()
+        stored = await source(["kickoff", *missing])
+        if stored is not None and len(stored.columns) > 1:
+            held = snapshots.add(key, version, stored)
+            missing = [c for c in needed if c not in held.columns]
+            logger.info(
+                "%d matches: %s %d columns from %s in %.2f s",
+                len(held),
+                how,
+                len(stored.columns),
+                origin,
+                time.perf_counter() - started,
+            )
+            if source is from_db:
+                files.write(key, version, stored)  # for this machine's next processes
+            if not missing:
+                return held
     state = await cached_scope_state(session, leagues, seasons)
     for attempt in range(2):
         started = time.perf_counter()
@@ -143,6 +172,8 @@ async def matches_with(
         )
         matches = snapshots.add(key, state.version, fresh)
         files.write(key, state.version, fresh)
+        if use_db:
+            await db_snapshots.write(session, db_scope, state.version, fresh)
         if attempt or set(needed) <= set(matches.columns):
             break
         # Matches were added while the columns were read: the held ones no longer line up.

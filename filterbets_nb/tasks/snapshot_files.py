@@ -67,8 +67,29 @@ def _write(path: Path, array: pa.Array) -> bool:
 
 def _read(path: Path) -> pa.Array:
     # Not closed here: the arrays keep the mapping alive, and reading them needs it.
-    column = pa.ipc.open_file(pa.memory_map(str(path))).read_all().column(0)
+    return _open(pa.memory_map(str(path)))
+
+
+def _open(source: pa.NativeFile | pa.Buffer) -> pa.Array:
+    """The one column of the Arrow IPC file in ``source``, not copied where the type allows."""
+    column = pa.ipc.open_file(source).read_all().column(0)
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def column_bytes(values: pd.Series) -> bytes:
+    """A column as the bytes of the one-column Arrow IPC file :func:`column_from_bytes` reads
+    (what :class:`SnapshotFiles` writes), for stores other than files."""
+    array = _to_arrow(values)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, pa.schema([("v", array.type)])) as writer:
+        writer.write_batch(pa.record_batch([array], names=["v"]))
+    return bytes(sink.getvalue())
+
+
+def column_from_bytes(data: bytes) -> object:
+    """A column from :func:`column_bytes`: numpy (read-only, sharing ``data``) or a
+    categorical, as :meth:`SnapshotFiles.read` gives it."""
+    return _to_pandas(_open(pa.py_buffer(data)))
 
 
 def _to_arrow(values: pd.Series) -> pa.Array:
@@ -91,6 +112,27 @@ def _to_pandas(array: pa.Array) -> object:
             pd.Index(array.dictionary.to_pylist(), dtype=object),
         )
     return array.to_numpy(zero_copy_only=False)
+
+
+def state_to_json(state: ScopeState) -> str:
+    """A scope's counts as the JSON :func:`state_from_json` reads."""
+    return json.dumps(dataclasses.asdict(state))
+
+
+def state_from_json(text: str, version: str) -> ScopeState | None:
+    """The counts :func:`state_to_json` wrote, if they are of ``version`` and well formed."""
+    try:
+        data = json.loads(text)
+        state = ScopeState(
+            matches=int(data["matches"]),
+            leagues={int(k): str(v) for k, v in data["leagues"].items()},
+            seasons=tuple(data["seasons"]),
+            missing_features=tuple(data["missing_features"]),
+            version=str(data["version"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return state if state.version == version else None
 
 
 class SnapshotFiles:
@@ -180,17 +222,10 @@ class SnapshotFiles:
         if not self.max_bytes:
             return None
         try:
-            data = json.loads((self._dir(scope, version) / _STATE).read_text())
-            state = ScopeState(
-                matches=int(data["matches"]),
-                leagues={int(k): str(v) for k, v in data["leagues"].items()},
-                seasons=tuple(data["seasons"]),
-                missing_features=tuple(data["missing_features"]),
-                version=str(data["version"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            text = (self._dir(scope, version) / _STATE).read_text()
+        except OSError:
             return None
-        return state if state.version == version else None
+        return state_from_json(text, version)
 
     def write_state(self, scope: Hashable, state: ScopeState) -> None:
         """Store ``state`` beside its version's columns; a failure is only logged."""
@@ -200,7 +235,7 @@ class SnapshotFiles:
             here = self._current(scope, state.version)
             here.mkdir(parents=True, exist_ok=True)
             tmp = here / f".{_STATE}.{uuid.uuid4().hex}"
-            tmp.write_text(json.dumps(dataclasses.asdict(state)))
+            tmp.write_text(state_to_json(state))
             os.replace(tmp, here / _STATE)
         except OSError as exc:
             logger.warning("snapshot state of a scope not written: %s", exc)
