@@ -324,7 +324,7 @@ def test_the_database_snapshot_serves_a_worker_without_files_until_the_data_chan
     states = []
     for _ in range(2):
         backtest_tasks._match_snapshots().clear()
-        states.append(run_async(lambda s: backtest_tasks._scope_state(s, ["SYN1"], None)))
+        states.append(run_async(lambda s: backtest_tasks.cached_scope_state(s, ["SYN1"], None)))
     assert states[0] == states[1] and states[0].matches == len(original)
     assert counts == []  # the first read above counted them and stored them beside its columns
 
