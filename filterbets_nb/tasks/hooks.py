@@ -44,9 +44,10 @@ WORKER_PUBLISH_RETRY = {
 
 
 @worker_init.connect
-def _patient_publishing(sender: Any = None, **_: Any) -> None:
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
     if sender is not None:
         sender.app.conf.task_publish_retry_policy = WORKER_PUBLISH_RETRY
+    get_settings().ensure_dirs()  # a worker started first still finds its folders and WAL
 
 
 @after_setup_logger.connect

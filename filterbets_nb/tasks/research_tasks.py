@@ -130,9 +130,12 @@ def prepare_sweep(self: Any, *, run_id: str) -> dict[str, Any]:
             raise ValueError(
                 f"no matches stored for leagues={leagues or 'all'} seasons={seasons or 'all'}"
             )
-        await research_store.update_run(
-            session, run_id, status="STARTED", started_at=utcnow(), error=None
-        )
+        # Not over an end: a cancel that landed while this link counted has revoked the
+        # chunks, so a run set back to STARTED here would never end (nor its wait()).
+        if not await research_store.update_run(
+            session, run_id, status="STARTED", started_at=utcnow(), error=None, unless=ENDED_STATES
+        ):
+            raise Ignore()
         return {"status": "prepared", "run_id": run_id, "matches": total}
 
     return task_db(work)
