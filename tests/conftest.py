@@ -230,8 +230,15 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
             monkeypatch.delenv(key)
     monkeypatch.setenv("FILTERBETS_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
-    yield tmp_path / "data"
-    get_settings.cache_clear()
+    try:
+        yield tmp_path / "data"
+    finally:
+        from filterbets_nb.worker import stop_shared_worker
+
+        # A CLI command run in process (CliRunner) may have started the data dir's shared
+        # worker on its way to the door; it must not outlive the test.
+        stop_shared_worker(get_settings())
+        get_settings.cache_clear()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
