@@ -50,11 +50,8 @@ def _write(path: Path, array: pa.Array) -> bool:
     """Write ``array`` as a one-column Arrow IPC file at ``path``; False if one is there."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
-        with (
-            pa.OSFile(str(tmp), "wb") as sink,
-            pa.ipc.new_file(sink, pa.schema([("v", array.type)])) as writer,
-        ):
-            writer.write_batch(pa.record_batch([array], names=["v"]))
+        with pa.OSFile(str(tmp), "wb") as sink:
+            _write_ipc(sink, array)
         try:
             os.link(tmp, path)  # fails if another process wrote it first
         except FileExistsError:
@@ -63,6 +60,12 @@ def _write(path: Path, array: pa.Array) -> bool:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _write_ipc(sink: pa.NativeFile, array: pa.Array) -> None:
+    """``array`` as a one-column Arrow IPC file into ``sink`` (what :func:`_open` reads)."""
+    with pa.ipc.new_file(sink, pa.schema([("v", array.type)])) as writer:
+        writer.write_batch(pa.record_batch([array], names=["v"]))
 
 
 def _read(path: Path) -> pa.Array:
@@ -79,10 +82,8 @@ def _open(source: pa.NativeFile | pa.Buffer) -> pa.Array:
 def column_bytes(values: pd.Series) -> bytes:
     """A column as the bytes of the one-column Arrow IPC file :func:`column_from_bytes` reads
     (what :class:`SnapshotFiles` writes), for stores other than files."""
-    array = _to_arrow(values)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, pa.schema([("v", array.type)])) as writer:
-        writer.write_batch(pa.record_batch([array], names=["v"]))
+    _write_ipc(sink, _to_arrow(values))
     return bytes(sink.getvalue())
 
 
