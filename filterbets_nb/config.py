@@ -6,7 +6,6 @@ Switching from the embedded default (SQLite + a serverless Celery transport, all
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -275,14 +274,11 @@ class Settings(BaseSettings):
         }
 
     def ensure_dirs(self) -> None:
-        """Create the folders the embedded default writes to, and put a SQLite result backend
-        in WAL mode."""
+        """Create the folders the embedded default writes to."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.mode == "embedded":
             self.broker_folder.mkdir(parents=True, exist_ok=True)
             (self.data_dir / "broker-control").mkdir(parents=True, exist_ok=True)
-        if self.backend.startswith("db+sqlite:///"):
-            _use_wal(Path(self.backend.removeprefix("db+sqlite:///")))
 
     def describe(self) -> str:
         """One line for humans: mode and URLs, passwords masked."""
@@ -333,23 +329,3 @@ def install_log_masking(logger: logging.Logger | None = None) -> None:
     for handler in target.handlers:
         if not any(isinstance(f, MaskPasswordsFilter) for f in handler.filters):
             handler.addFilter(MaskPasswordsFilter())
-
-
-def _use_wal(path: Path) -> None:
-    """Switch the SQLite file at ``path`` to write-ahead logging (it stays so once set).
-
-    Celery's database backend opens the file in SQLite's default rollback-journal mode, where
-    a reader blocks a writer: with a worker's pool processes storing states while clients and
-    the worker read them, a store could fail "database is locked" again and again until its
-    retries ran out, leaving a research chunk unrecorded (seen under load). In WAL mode readers
-    never block the writer, and a writer killed mid-write (a revoke with terminate) leaves
-    nothing for the next one to wait on.
-    """
-    import sqlite3
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error as exc:  # another process holds it just now; the next start retries
-        logging.getLogger(__name__).debug("WAL mode not set on %s: %s", path, exc)

@@ -115,6 +115,13 @@ class JobCancelled(RuntimeError):
     """A run was revoked before it finished."""
 
 
+#: The first pause of :func:`wait_for`; it grows by :data:`POLL_GROWTH` up to ``poll``. A job that
+#: ends in a fraction of a second (a warm backtest, a small sweep) is seen ending within a few
+#: milliseconds, while a long one is still read only every ``poll`` seconds.
+FIRST_POLL = 0.005
+POLL_GROWTH = 1.5
+
+
 def _print_notice(text: str) -> None:
     print(f"filterbets-nb: {text}", file=sys.stderr, flush=True)
 
@@ -135,10 +142,12 @@ def wait_for(
     ``on_status`` sees every status (the CLI draws its bar with it); ``on_notice`` gets each new
     ``notice`` once (default: one line on stderr), so a job no worker takes does not wait in
     silence. Raises ``failed`` on FAILURE, ``cancelled`` on REVOKED, :class:`TimeoutError` after
-    ``timeout`` seconds (the job itself keeps running).
+    ``timeout`` seconds (the job itself keeps running). The pause between reads starts at
+    :data:`FIRST_POLL` and grows to ``poll``.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     told: str | None = None
+    pause = min(poll, FIRST_POLL)
     while True:
         status = run.status()
         if on_status is not None:
@@ -156,4 +165,5 @@ def wait_for(
             raise cancelled(f"{what} was cancelled")
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"{what} still {state} after {timeout} s")
-        time.sleep(poll)
+        time.sleep(pause)
+        pause = min(poll, pause * POLL_GROWTH)

@@ -393,3 +393,29 @@ def test_one_pass_refresh_of_many_leagues_equals_per_league_features(
         expected_snapshot[columns].reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_every_embedded_sqlite_connection_is_wal_and_does_not_sync_each_commit(
+    settings_env: Path,
+) -> None:
+    """Ours and Celery's result backend's: WAL (readers never block a writer, a killed writer
+    leaves nothing to wait on) with ``synchronous=NORMAL`` (a commit does not wait for the
+    disk) and a busy timeout."""
+    from sqlalchemy import text
+
+    from filterbets_nb.tasks.celery_app import get_app
+
+    async def ours(session: Any) -> tuple[Any, ...]:
+        rows = [await session.execute(text(f"PRAGMA {name}")) for name in PRAGMAS]
+        return tuple(row.scalar() for row in rows)
+
+    PRAGMAS = ("journal_mode", "synchronous", "busy_timeout")
+    assert run_async(ours) == ("wal", 1, 30000)
+    backend = get_app().backend
+    session = backend.ResultSession()
+    try:
+        theirs = tuple(session.execute(text(f"PRAGMA {name}")).scalar() for name in PRAGMAS)
+    finally:
+        session.close()
+    assert theirs == ("wal", 1, 30000)
+    assert backend.url.startswith("sqlite:///") and str(settings_env) in backend.url

@@ -69,6 +69,20 @@ def test_wait_for_returns_success_and_tells_each_notice_once() -> None:
     assert seen == ["PENDING", "PENDING", "PENDING", "PROGRESS", "SUCCESS"]
 
 
+def test_wait_for_reads_often_at_first_then_every_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short job is seen ending within milliseconds; a long one is read every ``poll``."""
+    from filterbets_nb import status as status_module
+
+    pauses: list[float] = []
+    monkeypatch.setattr(status_module.time, "sleep", pauses.append)
+    run = Script(*[_status("PROGRESS")] * 12, _status("SUCCESS"))
+    wait_for(run, poll=0.1, on_notice=None)
+    assert len(pauses) == 12
+    assert pauses[0] == status_module.FIRST_POLL < 0.1
+    assert all(b >= a for a, b in zip(pauses, pauses[1:], strict=False))
+    assert pauses[-1] == 0.1 and pauses.count(0.1) >= 3
+
+
 def test_wait_for_raises_the_callers_errors() -> None:
     class Failed(JobFailed):
         pass

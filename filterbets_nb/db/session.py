@@ -31,12 +31,29 @@ T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the notebook read while a worker writes; busy_timeout waits out the writer's lock.
+    """Every SQLite connection of the embedded default, ours and Celery's result backend's.
+
+    WAL lets the notebook read while a worker writes, and a writer killed mid-write (a revoke
+    with terminate) leaves nothing for the next one to wait on; busy_timeout waits out the
+    writer's lock. ``synchronous=NORMAL`` is SQLite's setting for WAL: a commit no longer waits
+    for the disk (a warm backtest chain made 17 fsyncs, now the checkpoints' few), the file
+    stays consistent through any crash, and a killed process loses nothing; only a power cut
+    may roll back the last commits before a checkpoint.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def result_engine_pragmas(engine: Any) -> None:
+    """Celery's ``database_engine_callback``: the same pragmas on the result backend's engine
+    when it is SQLite (Celery's default journal made a reader block a pool process storing a
+    state until its retries ran out, leaving a research chunk unrecorded, seen under load)."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
 
 
 def make_engine(url: str | None = None) -> AsyncEngine:

@@ -61,6 +61,9 @@ def app_config(settings: Settings) -> dict[str, Any]:
         # A result backend that blips (a Redis restart) is retried instead of failing the task.
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,
+        # A SQLite result backend gets the embedded database's pragmas (WAL, busy timeout,
+        # synchronous=NORMAL); named, so the app imports no database code until it is used.
+        "database_engine_callback": "filterbets_nb.db.session:result_engine_pragmas",
         "broker_transport_options": settings.broker_transport_options(),
         # Issue 15: prefork whose shared queue locks are released when a pool child is
         # SIGKILLed (billiard's own wedge the embedded worker); see filterbets_nb/tasks/pool.py.

@@ -47,7 +47,7 @@ WORKER_PUBLISH_RETRY = {
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
     if sender is not None:
         sender.app.conf.task_publish_retry_policy = WORKER_PUBLISH_RETRY
-    get_settings().ensure_dirs()  # a worker started first still finds its folders and WAL
+    get_settings().ensure_dirs()  # a worker started first still finds its folders
 
 
 @after_setup_logger.connect
