@@ -395,12 +395,14 @@ def db_upgrade(
 
 
 def _exec_celery(args: list[str]) -> None:
+    from filterbets_nb.worker import APP
+
     settings = get_settings()
     settings.ensure_dirs()
     sys.stdout.flush()
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "celery", "-A", "filterbets_nb.tasks.celery_app", *args],
+        [sys.executable, "-m", "celery", "-A", APP, *args],
     )
 
 

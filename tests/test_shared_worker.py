@@ -338,3 +338,34 @@ def test_a_polling_bar_reuses_pooled_connections(
         get_app().control.purge()  # the queued chain must not reach a later test's worker
         dispose_shared()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("beat", [False, True])
+def test_the_worker_launcher_reads_every_flag_worker_command_writes(
+    beat: bool, tmp_path: Path
+) -> None:
+    """The workers this package starts come up through ``tasks.worker_main`` (no Celery command
+    line): every option ``worker_command`` can write must arrive there as meant."""
+    from filterbets_nb.tasks import worker_main
+    from filterbets_nb.worker import WORKER_MAIN, worker_command
+
+    cmd = worker_command(
+        concurrency=3,
+        queues="stats",
+        loglevel="DEBUG",
+        hostname="fb-x@%h",
+        beat=beat,
+        logfile=tmp_path / "w.log",
+        pool="solo",
+        include="filterbets_nb.door_hooks",
+    )
+    assert cmd[1:3] == ["-m", WORKER_MAIN]
+    args = worker_main.parse(cmd[3:])
+    assert (args.queues, args.concurrency, args.loglevel) == ("stats", 3, "DEBUG")
+    assert (args.hostname, args.pool, args.include) == (
+        "fb-x@%h",
+        "solo",
+        "filterbets_nb.door_hooks",
+    )
+    assert args.logfile == str(tmp_path / "w.log") and args.beat is beat
+    assert (args.schedule or "").endswith("celerybeat-schedule") is beat
