@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ from filterbets_nb.tasks.base import (
     is_connection_error,
     retry_countdown,
 )
-from filterbets_nb.tasks.pool import ProcessLock
+from filterbets_nb.tasks.pool import ProcessLock, PromptTimeoutHandler, RobustBlockingPool
 from tests.conftest import PG_ADMIN_URL, Worker, cli, embedded_env, run_py, services_env
 from tests.servers import PrivatePostgres, postgres_bin
 from tests.test_tasks import FILTER, PRELUDE
@@ -173,6 +174,68 @@ def test_a_pool_lock_is_released_when_its_holder_is_killed() -> None:
         os.waitpid(pid, 0)
     assert lock.acquire(timeout=10)
     lock.release()
+
+
+def test_the_time_limit_watcher_stops_when_told_not_a_round_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """billiard's watcher sleeps a round (1 s) before it sees a stop, and the worker's exit
+    waits for it; ours is woken by the stop. Every round here lasts 60 s, whether slept
+    (billiard's way, which would hold the join below) or waited for (ours)."""
+    never = threading.Event()
+    monkeypatch.setattr(time, "sleep", lambda _seconds: never.wait(60))
+    monkeypatch.setattr(PromptTimeoutHandler, "ROUND", 60.0)
+    watcher = PromptTimeoutHandler([], {}, None, None)
+    watcher.start()
+    watcher.terminate()
+    watcher.join(10)
+    assert not watcher.is_alive()
+
+
+def test_pool_children_run_jobs_and_leave_cleanly() -> None:
+    """The classic pool's children (QuickExitWorker) tell the parent they leave and exit 0."""
+    pool = RobustBlockingPool(processes=2)
+    try:
+        pids = {pool.apply_async(os.getpid).get(timeout=30) for _ in range(4)}
+        assert pids and os.getpid() not in pids
+    finally:
+        pool.close()
+        pool.join()
+    assert [p.exitcode for p in pool._pool] == [0, 0]
+
+
+def test_a_pool_process_is_forked_only_with_no_sqlite_connection_open(tmp_path: Path) -> None:
+    """A child forked while a SQLite connection is open inherits SQLite's lock bookkeeping but
+    not the locks, and can wait for ever on one (seen: "database is locked" for minutes after a
+    cancel). The pool forks inside fork_guard.quiet(), which waits for the open connection to
+    close and holds new ones back meanwhile."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from filterbets_nb.db import fork_guard
+    from filterbets_nb.db.session import result_engine_pragmas
+
+    # Celery's result backend in a worker's main process: a connection per use (NullPool).
+    engine = create_engine(f"sqlite:///{tmp_path / 'results.db'}", poolclass=NullPool)
+    result_engine_pragmas(engine)
+    before = fork_guard.open_connections()
+    conn = engine.connect()
+    conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    assert fork_guard.open_connections() == before + 1
+    committed = threading.Event()
+
+    def finish_the_write() -> None:
+        time.sleep(0.3)
+        conn.commit()
+        committed.set()
+        conn.close()
+
+    writer = threading.Thread(target=finish_the_write)
+    writer.start()
+    with fork_guard.quiet(timeout=30):
+        assert committed.is_set() and fork_guard.open_connections() == before
+    writer.join()
+    engine.dispose()
 
 
 # --- stranded-job recovery ---------------------------------------------------------------------

@@ -70,6 +70,11 @@ def wait_state(task_id, states, timeout=120):
 """
 
 
+#: A worker whose evaluate link stays in PROGRESS for 3 s once its matches are loaded, so a kill
+#: lands mid-evaluate however fast the data path is (the matches may come from snapshot files
+#: an earlier test wrote, in no time).
+IN_EVALUATE_FOR_A_WHILE = {"FILTERBETS_EVALUATE_DELAY": "3"}
+
 #: Submit a backtest and SIGKILL the given processes as soon as evaluate_filter reports progress.
 KILL_IN_EVALUATE = """
 import os, signal
@@ -333,11 +338,10 @@ def test_worker_killed_mid_evaluate_leaves_one_set_of_bets(
 ) -> None:
     """SIGKILL the pool process running evaluate_filter: the message goes back (acks_late +
     reject_on_worker_lost), a fresh process runs it again, and the job has one set of bets."""
-    slow = {**env, "FILTERBETS_FETCH_PAGE_SIZE": "40"}
-    w = Worker(slow, tmp_path / "w.log", concurrency=1)
-    submit = client(slow, KILL_IN_EVALUATE.format(pids=w.child_pids()))
-    assert submit["killed"]
+    w = Worker(IN_EVALUATE_FOR_A_WHILE | env, tmp_path / "w.log", concurrency=1)
     try:
+        submit = client(env, KILL_IN_EVALUATE.format(pids=w.child_pids()))
+        assert submit["killed"]
         assert_one_set_of_bets(env, submit["job_id"], timeout=180)
     finally:
         w.stop()
@@ -348,14 +352,18 @@ def test_whole_worker_killed_a_new_worker_finishes(env: dict[str, str], tmp_path
     """SIGKILL the worker and its pool mid-evaluate. On Redis the unacknowledged message comes
     back after the visibility timeout; the filesystem transport has deleted it, so the new
     worker finds the stranded job at start and sends its chain again (same task ids)."""
-    short = {**env, "FILTERBETS_VISIBILITY_TIMEOUT": "4", "FILTERBETS_FETCH_PAGE_SIZE": "40"}
-    first = Worker(short, tmp_path / "first.log", concurrency=1)
-    pids = [first.process.pid, *first.child_pids()]
-    submit = client(short, KILL_IN_EVALUATE.format(pids=pids))
-    assert submit["killed"]
-    first.process.wait(10)
-    # Small pages only made the first run long enough to be caught: the run again goes at speed.
-    second = Worker({**env, "FILTERBETS_VISIBILITY_TIMEOUT": "4"}, tmp_path / "second.log", 1)
+    short = {**env, "FILTERBETS_VISIBILITY_TIMEOUT": "4"}
+    first = Worker(IN_EVALUATE_FOR_A_WHILE | short, tmp_path / "first.log", concurrency=1)
+    try:
+        pids = [first.process.pid, *first.child_pids()]
+        submit = client(short, KILL_IN_EVALUATE.format(pids=pids))
+        assert submit["killed"]
+        first.process.wait(10)
+    finally:
+        first.stop()  # already dead unless the kill never came (then it must not linger)
+    # The delay only kept the first run in evaluate long enough to be caught: the run again
+    # goes at speed.
+    second = Worker(short, tmp_path / "second.log", 1)
     try:
         assert_one_set_of_bets(short, submit["job_id"], timeout=120)
     finally:

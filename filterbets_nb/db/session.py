@@ -24,8 +24,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from filterbets_nb.config import get_settings
+from filterbets_nb.db import fork_guard
 
 T = TypeVar("T")
 
@@ -54,6 +56,7 @@ def result_engine_pragmas(engine: Any) -> None:
     state until its retries ran out, leaving a research chunk unrecorded, seen under load)."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        fork_guard.watch(engine)
 
 
 def make_engine(url: str | None = None) -> AsyncEngine:
@@ -61,8 +64,11 @@ def make_engine(url: str | None = None) -> AsyncEngine:
     url = url or get_settings().database
     if url.startswith("sqlite"):
         get_settings().ensure_dirs()
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # A connection per use (opening one is a file open): an idle pooled connection would
+        # be open when a worker forks a pool process (see fork_guard).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        fork_guard.watch(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 

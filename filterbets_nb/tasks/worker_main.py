@@ -13,6 +13,9 @@ workers with ``celery -A filterbets_nb.tasks.celery_app worker`` or ``filterbets
 from __future__ import annotations
 
 import argparse
+import atexit
+import logging
+import os
 import sys
 
 
@@ -29,6 +32,29 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-s", "--schedule", default=None)
     parser.add_argument("-f", "--logfile", default=None)
     return parser.parse_args(argv)
+
+
+class _ExitWithoutTeardown:
+    """Ends the process once every other exit handler has run, skipping the interpreter's
+    teardown of a heap that holds pandas, pyarrow and SQLAlchemy: 0.6-1 s of a 1.1-1.5 s stop,
+    paid by every caller waiting for a worker to go (``worker stop``, the tests).
+
+    Exit handlers run last-registered first, so this one, registered before Celery and billiard
+    add theirs (the pool's finalizers among them), runs after all of them; logging's own
+    handler may come earlier or later, so logs are flushed here too.
+    """
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        atexit.register(self)
+
+    def __call__(self) -> None:
+        if self.code is None:  # the worker did not return (an exception): the usual way out
+            return
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(self.code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,4 +89,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    way_out = _ExitWithoutTeardown()
+    way_out.code = main()
+    sys.exit(way_out.code)
