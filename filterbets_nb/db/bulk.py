@@ -3,8 +3,8 @@
 The match upsert handles hundreds of thousands of rows; going through SQLAlchemy's parameter
 processing costs tens of microseconds per row and per column, more than the database itself.
 These helpers hand the driver what it takes natively: on PostgreSQL (asyncpg) CSV text made by
-Arrow's C++ writer and sent with ``COPY``; on SQLite one ``executemany`` of plain tuples through
-:meth:`AsyncConnection.exec_driver_sql` (no compilation, no type processing). Reading goes the
+Arrow's C++ writer and sent with ``COPY``; on SQLite the driver's own ``executemany`` of plain
+rows, a batch at a time (no compilation, no type processing). Reading goes the
 same way: ``COPY (query) TO STDOUT`` parsed by pandas' C reader, or raw rows turned into columns.
 
 Values are written as SQLAlchemy would store them, so rows written here and rows written through
