@@ -112,6 +112,45 @@ def test_a_malformed_file_rejects_the_whole_import(database: str, tmp_path: Path
     assert _count(matches_table) == before
 
 
+def test_stored_matches_read_back_as_generated(database: str) -> None:
+    """Every value of a generated frame comes back as it went in: prices bit for bit, NULLs
+    (columns empty in every row, which the insert leaves out, and scattered ones) as NaN,
+    kick-off times, goals and their types."""
+    from filterbets_nb.schema import MATCH_COLUMNS
+    from filterbets_nb.synthetic import generate_matches
+
+    frame = generate_matches(n_matches=900, seed=4)
+    assert frame["betfair_ex_home"].isna().all() and frame["avg_home"].isna().any()
+    run_async(lambda s: store.upsert_matches(s, frame.drop(columns="match_id")))
+    back = run_async(lambda s: store.load_matches(s, features=False))
+    key = ["kickoff", "league", "home_team"]
+    columns = [c for c in MATCH_COLUMNS if c != "match_id"]
+    expected = frame[columns].sort_values(key, ignore_index=True)
+    got = back[columns].sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
+    for column in columns:
+        assert got[column].dtype.kind == expected[column].dtype.kind, column
+
+
+def test_a_load_failing_midway_leaves_what_was_stored(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matches written by the bulk insert before a failure go with the transaction."""
+    from filterbets_nb import loading
+
+    load_demo(n_matches=600, seed=3)
+    before = run_async(lambda s: store.load_matches(s))
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("features failed")
+
+    monkeypatch.setattr(loading, "refresh_leagues", broken)
+    with pytest.raises(RuntimeError, match="features failed"):
+        load_demo(n_matches=130_000, seed=3)  # three blocks of rows written, then the failure
+    assert _count(matches_table) == 600
+    pd.testing.assert_frame_equal(run_async(lambda s: store.load_matches(s)), before)
+
+
 def test_demo_load_is_idempotent_and_has_features(database: str) -> None:
     first = load_demo(n_matches=600, seed=3)
     assert first.added == 600

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +16,7 @@ from filterbets_nb.schema import (
     PRICE_SOURCES,
     season_of,
 )
-from filterbets_nb.synthetic import DEFAULT_DEMO, generate_matches
+from filterbets_nb.synthetic import DEFAULT_DEMO, generate_match_blocks, generate_matches
 
 ONE_X_TWO = ("home", "draw", "away")
 MARKETS = (ONE_X_TWO, ("over25", "under25"), ("btts_yes", "btts_no"))
@@ -218,6 +221,48 @@ def test_two_hundred_thousand_matches() -> None:
     assert len(frame) == 200_000 and frame["match_id"].is_unique
     assert frame["kickoff"].is_monotonic_increasing
     assert frame["b365_home"].notna().mean() > 0.98
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """Every column's name, type and exact values (numbers as their bytes, NaN bits included)."""
+    digest = hashlib.sha256()
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "iufM":
+            digest.update(f"{name}:{column.dtype.str}|".encode())
+            digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+        else:
+            digest.update(f"{name}:text|".encode())
+            digest.update("\x1f".join(column.astype(str).tolist()).encode())
+    return digest.hexdigest()[:16]
+
+
+DIGEST_150K = "4ab16c7ba5aebc49"
+#: Digests of frames taken before the loading speed work (2026-12-03): the notebooks' stored
+#: outputs and the CLI demo's figures depend on every (n_matches, seed) giving these bits.
+PINNED = [
+    (dict(DEFAULT_DEMO), "d1e558b9e5dbcb17"),
+    ({"n_matches": 1}, "6e99dc9aa7ac8d05"),
+    ({"n_matches": 5000, "seed": 7}, "e96edda496baef70"),
+    ({"n_matches": 150_000}, DIGEST_150K),  # three chunks of league-seasons
+    (
+        {"n_matches": 60_001, "seed": 3, "leagues": ("E0",), "seasons": 2, "teams_per_league": 17},
+        "dc24312ecd6d738f",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), PINNED)
+def test_generated_frames_are_pinned(kwargs: dict[str, Any], expected: str) -> None:
+    assert frame_digest(generate_matches(**kwargs)) == expected
+
+
+def test_blocks_are_the_pinned_frame() -> None:
+    """The demo loads blocks: together, in ``match_id`` order, they are the pinned frame."""
+    blocks = list(generate_match_blocks(n_matches=150_000))
+    assert len(blocks) > 1
+    joined = pd.concat(blocks).sort_values("match_id", ignore_index=True)
+    assert frame_digest(joined) == DIGEST_150K
 
 
 @pytest.mark.parametrize(
