@@ -216,7 +216,11 @@ def test_a_pool_process_is_forked_only_with_no_sqlite_connection_open(tmp_path: 
     from filterbets_nb.db.session import result_engine_pragmas
 
     # Celery's result backend in a worker's main process: a connection per use (NullPool).
-    engine = create_engine(f"sqlite:///{tmp_path / 'results.db'}", poolclass=NullPool)
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'results.db'}",
+        poolclass=NullPool,
+        connect_args=dict(fork_guard.CONNECT_ARGS),
+    )
     result_engine_pragmas(engine)
     before = fork_guard.open_connections()
     conn = engine.connect()

@@ -10,22 +10,23 @@ its main thread writes a task state (seen: after a cancel terminated a pool proc
 replacement, forked while the worker stored the REVOKED state, failed "database is locked" on
 every try for minutes, and a research run never ended).
 
-So every SQLite engine of this package (ours and Celery's result backend) counts its open
-connections here (``connect``/``close`` pool events, :func:`watch`), the SQLite engines open a
-connection per use instead of pooling idle ones, and the pool forks inside :func:`quiet`,
-which waits until none is open and holds new ones back until the fork is done.
+So every SQLite connection of this package (ours and Celery's result backend's) is a
+:class:`GuardedConnection`, counted from before SQLite opens it until after SQLite closed it (a
+fork during the open or close themselves could copy one of SQLite's global mutexes taken), the
+SQLite engines open a connection per use instead of pooling idle ones, and the pool forks
+inside :func:`quiet`, which waits until none is open and holds new ones back until the fork is
+done.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-from sqlalchemy import event
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +59,36 @@ class _Guard:
 _guard = _Guard()
 
 
-def watch(sync_engine: Any) -> None:
-    """Count the open DBAPI connections of ``sync_engine`` (a SQLite engine)."""
-    event.listen(sync_engine, "connect", _guard.opened)
-    event.listen(sync_engine, "close", _guard.closed)
-    event.listen(sync_engine, "close_detached", _guard.closed)
+class GuardedConnection(sqlite3.Connection):
+    """A ``sqlite3`` connection counted by the fork guard (``sqlite3.connect(...,
+    factory=GuardedConnection)``; :data:`CONNECT_ARGS` for an engine)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _guard.opened()  # waits while a fork is under way
+        self._counted = True
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            self._uncount()
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._uncount()
+
+    def __del__(self) -> None:  # dropped without close(): sqlite3 closes it right after
+        self._uncount()
+
+    def _uncount(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            _guard.closed()
+
+
+#: ``connect_args`` of a SQLite engine whose connections the guard counts.
+CONNECT_ARGS: dict[str, Any] = {"factory": GuardedConnection}
 
 
 def open_connections() -> int:

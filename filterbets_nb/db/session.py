@@ -56,7 +56,6 @@ def result_engine_pragmas(engine: Any) -> None:
     state until its retries ran out, leaving a research chunk unrecorded, seen under load)."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        fork_guard.watch(engine)
 
 
 def make_engine(url: str | None = None) -> AsyncEngine:
@@ -66,9 +65,10 @@ def make_engine(url: str | None = None) -> AsyncEngine:
         get_settings().ensure_dirs()
         # A connection per use (opening one is a file open): an idle pooled connection would
         # be open when a worker forks a pool process (see fork_guard).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30, **fork_guard.CONNECT_ARGS}, poolclass=NullPool
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        fork_guard.watch(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 

@@ -27,6 +27,7 @@ from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from filterbets_nb.config import Settings, get_settings
+from filterbets_nb.db import fork_guard
 
 QUEUES = ("backtest", "stats")
 
@@ -64,6 +65,12 @@ def app_config(settings: Settings) -> dict[str, Any]:
         # A SQLite result backend gets the embedded database's pragmas (WAL, busy timeout,
         # synchronous=NORMAL); named, so the app imports no database code until it is used.
         "database_engine_callback": "filterbets_nb.db.session:result_engine_pragmas",
+        # ... and its connections are counted by the pool's fork guard (db/fork_guard.py).
+        "database_engine_options": (
+            {"connect_args": dict(fork_guard.CONNECT_ARGS)}
+            if settings.backend.startswith("db+sqlite")
+            else {}
+        ),
         "broker_transport_options": settings.broker_transport_options(),
         # Issue 15: prefork whose shared queue locks are released when a pool child is
         # SIGKILLed (billiard's own wedge the embedded worker); see filterbets_nb/tasks/pool.py.
