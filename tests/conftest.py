@@ -248,3 +248,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if notebooks in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (scripts/test runs ``-n 2``), whatever ``--dist`` says, hand out the
+    units of :mod:`tests.scheduling`: the notebooks and the module fixtures need them, and
+    per-test load balancing would run the notebooks' cells apart. ``--dist each`` (every test
+    on every worker) keeps its meaning."""
+    if config.getvalue("dist") == "each":
+        return None
+    from tests.scheduling import UnitScheduling
+
+    return UnitScheduling(config, log)

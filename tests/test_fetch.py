@@ -230,7 +230,10 @@ print(json.dumps({"seen": seen, "changes": result["changes"],
     percents = [p for _, _, p in out["seen"]]
     assert percents == sorted(percents), out["seen"]  # one bar, never going back
     stages = {stage for state, stage, _ in out["seen"] if state == "PROGRESS"}
-    assert "stats" in stages and stages & {"download", "import", "store", "features"}, stages
-    assert out["seen"][-1][0] == "SUCCESS" and percents[-1] == 100.0
+    assert stages & {"download", "import", "store", "features"}, stages
+    # The bar ends on the fan-out's count (the group followed to its end). A PROGRESS poll on
+    # the "stats" stage is not required: one league's refresh can pass between two polls when
+    # the machine is busy.
+    assert out["seen"][-1][:2] == ["SUCCESS", "stats"] and percents[-1] == 100.0, out["seen"]
     assert out["changes"] == {"BRA": {"added": 3, "updated": 0}}
     assert out["teams"] == ["BRA", "E0"]  # the fan-out had ended when the wait did

@@ -484,15 +484,16 @@ print(json.dumps({"job_id": run.job_id}))
 
 
 def test_soft_time_limit_fails_with_partial_progress(env: dict[str, str], tmp_path: Path) -> None:
-    # The evaluate link waits 5 s after loading (fault injection), so the 0.3 s limit, which
-    # the pool checks about once a second, falls inside it: the narrow data path alone loads
-    # and evaluates this scope faster than that.
-    slow = Worker({**env, "FILTERBETS_EVALUATE_DELAY": "5"}, tmp_path / "w.log", concurrency=1)
+    # The evaluate link waits 30 s after loading (fault injection), so the 3 s limit, which the
+    # pool checks about once a second, falls inside that wait: the link's first progress (the
+    # "evaluate" stage) is written once the matches are loaded, which a busy machine (load 10
+    # with two suites side by side) took longer than the 0.3 s this test used to allow.
+    slow = Worker({**env, "FILTERBETS_EVALUATE_DELAY": "30"}, tmp_path / "w.log", concurrency=1)
     try:
         out = client(
             env,
             """
-run = fb.backtest(FILTER, soft_time_limit=0.3)
+run = fb.backtest(FILTER, soft_time_limit=3)
 """
             + WAIT_FOR_END,
         )
