@@ -594,7 +594,10 @@ def sweep_cmd(
         raise _fail(f"{spec_file}: {exc}") from exc
     if metric not in (*grid, *FRAME_COLUMNS):
         raise _fail(f"unknown metric {metric!r}; choose one of {[*grid, *FRAME_COLUMNS]}")
-    connect(start_worker=True, quiet=True)
+    from filterbets_nb.worker import autostart_allowed
+
+    # As the backtest command: a worker is started unless FILTERBETS_WORKER_AUTOSTART=0.
+    connect(start_worker=autostart_allowed(), quiet=True)
     run = submit_sweep(
         points,
         list(grid),
