@@ -7,7 +7,6 @@ Everything heavy is imported inside the commands, so ``--help`` stays fast.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -154,7 +153,6 @@ def _through_door(
         if not autostart_allowed():
             return None
         ensure_shared_worker(settings)
-        _check_scope_while_it_starts(leagues, seasons)
     bar = _StderrBar("backtest")
     request = {"filter": raw, "leagues": leagues, "seasons": seasons, "timeout": timeout}
     try:
@@ -173,20 +171,6 @@ def _through_door(
         done = reply["done"]
         return str(done["job_id"]), done["summary"], done["text"]
     raise _DoorError(reply["error"], reply.get("kind", "user"))
-
-
-def _check_scope_while_it_starts(leagues: list[str] | None, seasons: list[str] | None) -> None:
-    """A scope with no stored match fails here, at once, while the worker just started boots
-    on the other core (the door, which checks it too, opens only once the worker is ready).
-    Anything else this check cannot decide is left to the door."""
-    from filterbets_nb.client import ScopeError, check_scope
-
-    try:
-        check_scope({"leagues": leagues or [], "seasons": seasons or []})
-    except ScopeError as exc:
-        raise _DoorError(str(exc), "user") from exc
-    except Exception as exc:  # e.g. a database the worker's start must create first
-        logging.getLogger(__name__).debug("scope not checked before the door: %s", exc)
 
 
 class _DoorError(Exception):
