@@ -67,20 +67,15 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _sqlite_column(values: pd.Series) -> npt.NDArray[np.object_]:
-    """One column as the Python values sqlite3 binds (an object array), as SQLAlchemy's SQLite
-    types store them: NULL as None, timestamps as text, numbers as exact ``int``/``float``."""
-    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+def _sqlite_column(values: pd.Series, kind: str) -> npt.NDArray[np.object_]:
+    """One column of dtype kind ``kind``, not float (:func:`_sqlite_rows` boxes those), as the
+    Python values sqlite3 binds (an object array), as SQLAlchemy's SQLite types store them: NULL
+    as None, timestamps as text, integers and booleans as exact ``int``/``bool``."""
     if kind == "M":
         stamps = values.to_numpy().astype("datetime64[us]")
         text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ")
         boxed = text.astype(object)
         boxed[np.isnat(stamps)] = None
-        return boxed
-    if kind == "f":
-        array = values.to_numpy()
-        boxed = array.astype(object)
-        boxed[np.isnan(array)] = None
         return boxed
     if kind in "iub":
         return values.to_numpy().astype(object)
@@ -92,9 +87,9 @@ def _sqlite_column(values: pd.Series) -> npt.NDArray[np.object_]:
 def _sqlite_rows(frame: pd.DataFrame) -> list[list[Any]]:
     """``frame``'s rows as lists of the values sqlite3 binds (see :func:`_sqlite_column`).
 
-    The float columns, most of a match row, become Python floats in one conversion of a
-    row-major block, so each row's floats lie together in memory: made column by column they
-    are scattered, and binding them cost the driver twice as long.
+    The float columns, most of a match row, become Python floats (NaN as None) in one
+    conversion of a row-major block, so each row's floats lie together in memory: made column
+    by column they are scattered, and binding them cost the driver twice as long.
     """
     block = np.empty((len(frame), len(frame.columns)), dtype=object)
     kinds = [c.kind if isinstance(c, np.dtype) else "O" for c in frame.dtypes]
@@ -106,7 +101,7 @@ def _sqlite_rows(frame: pd.DataFrame) -> list[list[Any]]:
         block[:, floats] = boxed
     for j, kind in enumerate(kinds):
         if kind != "f":
-            block[:, j] = _sqlite_column(frame.iloc[:, j])
+            block[:, j] = _sqlite_column(frame.iloc[:, j], kind)
     rows: list[list[Any]] = block.tolist()
     return rows
 

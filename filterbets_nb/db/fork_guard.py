@@ -46,11 +46,11 @@ class _Guard:
         self.cond = threading.Condition()
         self.open = 0
 
-    def opened(self, *_: Any) -> None:
+    def opened(self) -> None:
         with self.cond:
             self.open += 1
 
-    def closed(self, *_: Any) -> None:
+    def closed(self) -> None:
         with self.cond:
             self.open = max(0, self.open - 1)
             self.cond.notify_all()
