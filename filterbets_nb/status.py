@@ -136,6 +136,7 @@ def wait_for(
     on_notice: Callable[[str], None] | None = _print_notice,
     failed: type[JobFailed] = JobFailed,
     cancelled: type[JobCancelled] = JobCancelled,
+    sleep: Callable[[float], object] | None = None,
 ) -> Status:
     """Poll ``run.status()`` until it ends; return the SUCCESS status or raise.
 
@@ -143,7 +144,9 @@ def wait_for(
     ``notice`` once (default: one line on stderr), so a job no worker takes does not wait in
     silence. Raises ``failed`` on FAILURE, ``cancelled`` on REVOKED, :class:`TimeoutError` after
     ``timeout`` seconds (the job itself keeps running). The pause between reads starts at
-    :data:`FIRST_POLL` and grows to ``poll``.
+    :data:`FIRST_POLL` and grows to ``poll``; ``sleep`` (default :func:`time.sleep`) takes it,
+    and may return early when it learns that something changed (the shared worker's door
+    wakes on a results commit).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     told: str | None = None
@@ -165,5 +168,5 @@ def wait_for(
             raise cancelled(f"{what} was cancelled")
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"{what} still {state} after {timeout} s")
-        time.sleep(pause)
+        (sleep or time.sleep)(pause)
         pause = min(poll, pause * POLL_GROWTH)

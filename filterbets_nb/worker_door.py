@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from filterbets_nb.config import Settings, get_settings
+from filterbets_nb.fs_watch import IN_MODIFY, FolderWatch
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
         return
     send({"job_id": run.job_id})
     logger.info("door: backtest %s submitted for a caller", run.job_id)
+    watch = _results_watch(get_settings())
     try:
         wait_for(
             run,
@@ -180,6 +182,7 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
             on_notice=lambda text: send({"notice": text}),
             failed=BacktestFailed,
             cancelled=BacktestCancelled,
+            sleep=watch.wait,
         )
     except JobFailed as exc:
         send({"error": str(exc), "kind": "failed"})
@@ -190,6 +193,20 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
     else:
         text = summary_text(run.summary())
         send({"done": {"job_id": run.job_id, "summary": run.summary_json(), "text": text}})
+    finally:
+        watch.close()
+
+
+def _results_watch(settings: Settings) -> FolderWatch:
+    """Wakes the door's wait when the result backend commits (a task stored a state), so a
+    job's end is read as it lands instead of up to a poll later. With a backend that is no
+    SQLite file there is nothing to watch, and the wait polls."""
+    from filterbets_nb.db.wal_hold import sqlite_file
+
+    path = sqlite_file(settings.backend)
+    if path is None:
+        return FolderWatch(None)
+    return FolderWatch(path.parent, IN_MODIFY, suffixes=(f"{path.name}-wal",))
 
 
 class _Handler(socketserver.StreamRequestHandler):

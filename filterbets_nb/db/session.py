@@ -31,6 +31,9 @@ from filterbets_nb.db import fork_guard
 
 T = TypeVar("T")
 
+#: Bytes of write-ahead log kept on disk after a checkpoint (SQLite's ``journal_size_limit``).
+WAL_SIZE_LIMIT = 64 * 2**20
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Every SQLite connection of the embedded default, ours and Celery's result backend's.
@@ -40,13 +43,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     writer's lock. ``synchronous=NORMAL`` is SQLite's setting for WAL: a commit no longer waits
     for the disk (a warm backtest chain made 17 fsyncs, now the checkpoints' few), the file
     stays consistent through any crash, and a killed process loses nothing; only a power cut
-    may roll back the last commits before a checkpoint.
+    may roll back the last commits before a checkpoint. ``journal_size_limit`` trims the log
+    after a checkpoint: a pool process holds it open (:mod:`.wal_hold`), so a bulk load's
+    gigabyte of log would otherwise stay on disk instead of going with the last close.
     """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 

@@ -280,7 +280,9 @@ def evaluate_filter(self: Any, fetched: dict[str, Any]) -> dict[str, Any]:
         "skipped_no_edge": result.skipped_no_edge,
         "matches_considered": result.matches_considered,
     }
-    recorder.set(n, n, force=True, **counts)
+    # Published only if due: a short job's SUCCESS follows within milliseconds and carries the
+    # counts anyway; the job row gets them below either way.
+    recorder.set(n, n, **counts)
 
     async def store_bets(session: AsyncSession) -> None:
         # Delete-then-insert in one transaction: a redelivered task leaves one set of bets.

@@ -20,11 +20,13 @@ from celery.signals import (
     after_setup_task_logger,
     task_received,
     worker_init,
+    worker_process_init,
     worker_ready,
     worker_shutting_down,
 )
 
 from filterbets_nb.config import get_settings, install_log_masking
+from filterbets_nb.db import wal_hold
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,13 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
     if sender is not None:
         sender.app.conf.task_publish_retry_policy = WORKER_PUBLISH_RETRY
     get_settings().ensure_dirs()  # a worker started first still finds its folders
+
+
+@worker_process_init.connect
+def _hold_wal(**_: Any) -> None:
+    """A pool process holds the SQLite files open (see :mod:`filterbets_nb.db.wal_hold`)."""
+    settings = get_settings()
+    wal_hold.hold([settings.database, settings.backend])
 
 
 @after_setup_logger.connect

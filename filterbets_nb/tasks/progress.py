@@ -95,7 +95,7 @@ class ProgressRecorder:
         self._last_time = float("-inf")
         self._last_percent = float("-inf")
         self.published = 0
-        #: The last meta published, for a task that must record where it stopped.
+        #: The last meta set (published or not), for a task that must record where it stopped.
         self.last: dict[str, Any] = {}
 
     def set(
@@ -116,6 +116,7 @@ class ProgressRecorder:
             fraction=fraction,
             **extra,
         )
+        self.last = meta
         now = time.monotonic()
         due = (
             now - self._last_time >= self.min_interval
@@ -124,7 +125,6 @@ class ProgressRecorder:
         if not (due or force):
             return False
         self.task.update_state(task_id=self.task_id, state="PROGRESS", meta=meta)
-        self.last = meta
         self._last_time, self._last_percent = now, meta["percent"]
         self.published += 1
         return True
