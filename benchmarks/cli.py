@@ -56,7 +56,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 #: What the CLI's backtest path imports: through the shared worker's door it submits nothing
 #: itself (``worker_door``), so neither the client nor the task system is loaded.
 PATH_IMPORTS = (
-    "import filterbets_nb.cli, filterbets_nb.worker_door, filterbets_nb.notebook,"
+    "import filterbets_nb.cli, filterbets_nb.worker_door, filterbets_nb.progress_text,"
     " filterbets_nb.worker, filterbets_nb.status"
 )
 

@@ -75,7 +75,7 @@ class _StderrBar:
         self.started = time.monotonic()
 
     def __call__(self, status: Any) -> None:
-        from filterbets_nb.notebook import render_text
+        from filterbets_nb.progress_text import render_text
         from filterbets_nb.status import is_ended
 
         line = render_text(

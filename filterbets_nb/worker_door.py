@@ -39,10 +39,12 @@ import socketserver
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filterbets_nb.config import Settings, get_settings
-from filterbets_nb.fs_watch import IN_MODIFY, FolderWatch
+
+if TYPE_CHECKING:
+    from filterbets_nb.fs_watch import FolderWatch
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +204,7 @@ def _results_watch(settings: Settings) -> FolderWatch:
     job's end is read as it lands instead of up to a poll later. With a backend that is no
     SQLite file there is nothing to watch, and the wait polls."""
     from filterbets_nb.db.wal_hold import sqlite_file
+    from filterbets_nb.fs_watch import IN_MODIFY, FolderWatch
 
     path = sqlite_file(settings.backend)
     if path is None:
