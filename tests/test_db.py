@@ -458,3 +458,49 @@ def test_every_embedded_sqlite_connection_is_wal_and_does_not_sync_each_commit(
         session.close()
     assert theirs == ("wal", 1, 30000)
     assert backend.url.startswith("sqlite:///") and str(settings_env) in backend.url
+
+
+def test_sqlite_task_states_are_read_on_one_engine_per_process(settings_env: Path) -> None:
+    """Celery's database backend builds an engine for every read outside a pool process, and
+    ``app.backend`` is one per thread; for a SQLite file the app's backend keeps one engine
+    (pooling nothing) for every thread of the process, and a forked child makes its own."""
+    import os
+    import threading
+
+    from filterbets_nb.tasks.celery_app import get_app
+    from filterbets_nb.tasks.result_db import SQLiteResultBackend
+
+    app = get_app()
+    engines = []
+
+    def read() -> None:
+        backend = app.backend  # this thread's
+        assert isinstance(backend, SQLiteResultBackend)
+        assert backend.get_task_meta("no-such-task")["status"] == "PENDING"
+        engines.append(backend.session_manager.get_engine(backend.url))
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    read()
+    assert len(engines) == 4 and len({id(e) for e in engines}) == 1
+    assert engines[0].pool.__class__.__name__ == "NullPool"
+    assert engines[0].url.database == str(settings_env / "celery-results.db")
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a manager (and engine) of its own, still reading the same file
+        try:
+            backend = app.backend
+            own = backend.session_manager.get_engine(backend.url)
+            same_file = own.url.database == engines[0].url.database
+            ok = own is not engines[0] and same_file
+            ok = ok and backend.get_task_meta("x")["status"] == "PENDING"
+            os.write(writer, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    assert os.read(reader, 1) == b"1"
+    os.waitpid(pid, 0)
+    os.close(reader)

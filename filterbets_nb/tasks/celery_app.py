@@ -32,6 +32,18 @@ from filterbets_nb.db import fork_guard
 QUEUES = ("backtest", "stats")
 
 
+#: Celery's database backend with one engine per process for SQLite (see ``result_db``).
+SQLITE_RESULTS = "filterbets_nb.tasks.result_db:SQLiteResultBackend"
+
+
+def result_backend(url: str) -> str:
+    """Celery's ``result_backend`` for a configured URL: ``db+sqlite`` names the class of
+    :mod:`.result_db` (``CLASS+sqlite:///...``, which Celery reads as class and URL)."""
+    if url.startswith("db+sqlite"):
+        return f"{SQLITE_RESULTS}+{url.removeprefix('db+')}"
+    return url
+
+
 def app_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting of the app, for ``settings``."""
     embedded = settings.mode == "embedded"
@@ -39,7 +51,7 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.broker,
         # Embedded: the filesystem transport with whole-file message writes (see fs_transport).
         "broker_transport": "filterbets_nb.tasks.fs_transport:Transport" if embedded else None,
-        "result_backend": settings.backend,
+        "result_backend": result_backend(settings.backend),
         "task_track_started": True,
         "task_time_limit": 3600,  # 1 hour max
         "task_soft_time_limit": 3300,  # 55 min soft limit
