@@ -155,7 +155,8 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
     from filterbets_nb.client import BacktestCancelled, BacktestFailed, SubmitError
     from filterbets_nb.client import backtest as submit
     from filterbets_nb.filters import FilterError, as_filter
-    from filterbets_nb.formatting import summary_text
+    from filterbets_nb.formatting import Summary, summary_text
+    from filterbets_nb.stats import from_jsonable
     from filterbets_nb.status import JobCancelled, JobFailed, wait_for
 
     if request.get("settings") != settings_key(get_settings()) or "filter" not in request:
@@ -193,23 +194,28 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
     except TimeoutError as exc:
         send({"error": str(exc), "kind": "timeout"})
     else:
-        text = summary_text(run.summary())
-        send({"done": {"job_id": run.job_id, "summary": run.summary_json(), "text": text}})
+        stored = run.summary_json()  # one read of the job row for both forms
+        text = summary_text(Summary(from_jsonable(stored)))
+        send({"done": {"job_id": run.job_id, "summary": stored, "text": text}})
     finally:
         watch.close()
 
 
 def _results_watch(settings: Settings) -> FolderWatch:
-    """Wakes the door's wait when the result backend commits (a task stored a state), so a
-    job's end is read as it lands instead of up to a poll later. With a backend that is no
-    SQLite file there is nothing to watch, and the wait polls."""
+    """Wakes the door's wait when the result backend (or the database beside it) commits: a
+    task stored a state, so a job's end is read as it lands instead of up to a poll later.
+    With a backend that is no SQLite file there is nothing to watch, and the wait polls."""
     from filterbets_nb.db.wal_hold import sqlite_file
     from filterbets_nb.fs_watch import IN_MODIFY, FolderWatch
 
     path = sqlite_file(settings.backend)
     if path is None:
         return FolderWatch(None)
-    return FolderWatch(path.parent, IN_MODIFY, suffixes=(f"{path.name}-wal",))
+    logs = [f"{path.name}-wal"]
+    database = sqlite_file(settings.database)
+    if database is not None and database.parent == path.parent:
+        logs.append(f"{database.name}-wal")  # the job row ends a moment before the link
+    return FolderWatch(path.parent, IN_MODIFY, suffixes=tuple(logs))
 
 
 class _Handler(socketserver.StreamRequestHandler):

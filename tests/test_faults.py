@@ -212,16 +212,14 @@ def test_a_pool_process_is_forked_only_with_no_sqlite_connection_open(tmp_path: 
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from filterbets_nb.db import fork_guard
-    from filterbets_nb.db.session import result_engine_pragmas
+    from filterbets_nb.db import fork_guard, sqlite_connection
 
     # Celery's result backend in a worker's main process: a connection per use (NullPool).
     engine = create_engine(
         f"sqlite:///{tmp_path / 'results.db'}",
         poolclass=NullPool,
-        connect_args=dict(fork_guard.CONNECT_ARGS),
+        connect_args=dict(sqlite_connection.CONNECT_ARGS),
     )
-    result_engine_pragmas(engine)
     before = fork_guard.open_connections()
     conn = engine.connect()
     conn.execute(text("CREATE TABLE t (x INTEGER)"))

@@ -61,7 +61,7 @@ _guard = _Guard()
 
 class GuardedConnection(sqlite3.Connection):
     """A ``sqlite3`` connection counted by the fork guard (``sqlite3.connect(...,
-    factory=GuardedConnection)``; :data:`CONNECT_ARGS` for an engine)."""
+    factory=...)`` of a subclass: :mod:`.sqlite_connection` is the one the package opens)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _guard.opened()  # waits while a fork is under way
@@ -85,10 +85,6 @@ class GuardedConnection(sqlite3.Connection):
         if getattr(self, "_counted", False):
             self._counted = False
             _guard.closed()
-
-
-#: ``connect_args`` of a SQLite engine whose connections the guard counts.
-CONNECT_ARGS: dict[str, Any] = {"factory": GuardedConnection}
 
 
 def open_connections() -> int:

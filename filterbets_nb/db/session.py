@@ -20,48 +20,15 @@ import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from filterbets_nb.config import get_settings
-from filterbets_nb.db import fork_guard
+from filterbets_nb.db import sqlite_connection
 
 T = TypeVar("T")
-
-#: Bytes of write-ahead log kept on disk after a checkpoint (SQLite's ``journal_size_limit``).
-WAL_SIZE_LIMIT = 64 * 2**20
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Every SQLite connection of the embedded default, ours and Celery's result backend's.
-
-    WAL lets the notebook read while a worker writes, and a writer killed mid-write (a revoke
-    with terminate) leaves nothing for the next one to wait on; busy_timeout waits out the
-    writer's lock. ``synchronous=NORMAL`` is SQLite's setting for WAL: a commit no longer waits
-    for the disk (a warm backtest chain made 17 fsyncs, now the checkpoints' few), the file
-    stays consistent through any crash, and a killed process loses nothing; only a power cut
-    may roll back the last commits before a checkpoint. ``journal_size_limit`` trims the log
-    after a checkpoint: a pool process holds it open (:mod:`.wal_hold`), so a bulk load's
-    gigabyte of log would otherwise stay on disk instead of going with the last close.
-    """
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-    cursor.close()
-
-
-def result_engine_pragmas(engine: Any) -> None:
-    """Celery's ``database_engine_callback``: the same pragmas on the result backend's engine
-    when it is SQLite (Celery's default journal made a reader block a pool process storing a
-    state until its retries ran out, leaving a research chunk unrecorded, seen under load)."""
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
 
 
 def make_engine(url: str | None = None) -> AsyncEngine:
@@ -71,11 +38,9 @@ def make_engine(url: str | None = None) -> AsyncEngine:
         get_settings().ensure_dirs()
         # A connection per use (opening one is a file open): an idle pooled connection would
         # be open when a worker forks a pool process (see fork_guard).
-        engine = create_async_engine(
-            url, connect_args={"timeout": 30, **fork_guard.CONNECT_ARGS}, poolclass=NullPool
+        return create_async_engine(
+            url, connect_args=dict(sqlite_connection.CONNECT_ARGS), poolclass=NullPool
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
     return create_async_engine(url, pool_pre_ping=True)
 
 

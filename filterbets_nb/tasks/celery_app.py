@@ -27,7 +27,7 @@ from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from filterbets_nb.config import Settings, get_settings
-from filterbets_nb.db import fork_guard
+from filterbets_nb.db import sqlite_connection
 
 QUEUES = ("backtest", "stats")
 
@@ -74,12 +74,10 @@ def app_config(settings: Settings) -> dict[str, Any]:
         # A result backend that blips (a Redis restart) is retried instead of failing the task.
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,
-        # A SQLite result backend gets the embedded database's pragmas (WAL, busy timeout,
-        # synchronous=NORMAL); named, so the app imports no database code until it is used.
-        "database_engine_callback": "filterbets_nb.db.session:result_engine_pragmas",
-        # ... and its connections are counted by the pool's fork guard (db/fork_guard.py).
+        # A SQLite result backend opens the embedded default's connections: pragmas (WAL,
+        # busy timeout, synchronous=NORMAL) and the pool's fork guard (db/sqlite_connection.py).
         "database_engine_options": (
-            {"connect_args": dict(fork_guard.CONNECT_ARGS)}
+            {"connect_args": dict(sqlite_connection.CONNECT_ARGS)}
             if settings.backend.startswith("db+sqlite")
             else {}
         ),
