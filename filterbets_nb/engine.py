@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -406,9 +406,13 @@ def _bets_frame(matches: pd.DataFrame, flt: Filter, sel: Selection) -> pd.DataFr
     else:
         prob = np.full(len(rows), np.nan)
     odds = sel.odds[order]
-    base = matches[list(_MATCH_COLUMNS)].iloc[rows].reset_index(drop=True)
-    base["kickoff"] = pd.to_datetime(base["kickoff"])
-    out = base.assign(
+    # One frame from whole columns: assigning a dozen columns one by one to a frame taken from
+    # the matches cost pandas a copy and an index check each, most of a small backtest's time.
+    columns: dict[str, Any] = {
+        c: matches[c].iloc[rows].reset_index(drop=True) for c in _MATCH_COLUMNS
+    }
+    columns["kickoff"] = pd.to_datetime(columns["kickoff"])
+    columns.update(
         market=flt.market,
         odds=odds,
         closing_odds=closing,
@@ -422,7 +426,7 @@ def _bets_frame(matches: pd.DataFrame, flt: Filter, sel: Selection) -> pd.DataFr
         profit=profit,
         cum_profit=np.cumsum(profit),
     )
-    return out[list(BET_COLUMNS)]
+    return pd.DataFrame({c: columns[c] for c in BET_COLUMNS})
 
 
 def needed_columns(flt: Filter) -> tuple[str, ...]:
