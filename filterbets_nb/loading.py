@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.db import store
+from filterbets_nb.db.fresh_results import FreshResults
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
 from filterbets_nb.importer import DroppedPrices, ImportedFile, read_football_data
@@ -198,9 +199,10 @@ async def _store(
     leagues: set[str] = set()
     changed: set[str] = set()
     stored = 0
+    fresh = FreshResults()
     report("store", 0, total, "writing matches")
     for batch in _batches(frames):
-        done = await store.upsert_match_frames(session, batch)
+        done = await store.upsert_match_frames(session, batch, fresh)
         per_frame += done
         for (frame, _), part in zip(batch, done, strict=True):
             counts += part
@@ -212,14 +214,15 @@ async def _store(
         report("store", stored, max(total, stored), f"{stored:,} matches written")
     # Features depend only on the stored matches: a league whose rows all came back unchanged
     # keeps them (unless some are missing), which makes a re-import cheap.
-    if leagues:
-        changed |= set(await store.matches_missing_features(session, sorted(leagues)))
+    if leagues - changed:
+        changed |= set(await store.matches_missing_features(session, sorted(leagues - changed)))
     todo = sorted(changed)
     report("features", 0, len(todo), "features")
     await refresh_leagues(
         session,
         todo,
         lambda done, league: report("features", done, len(todo), f"features up to {league}"),
+        fresh=fresh,
     )
     report("features", len(todo), len(todo), f"features of {len(todo)} league(s)")
     return LoadReport(counts.added, counts.updated, counts.unchanged, sorted(leagues)), per_frame
