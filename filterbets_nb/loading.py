@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from filterbets_nb.db import store
 from filterbets_nb.db.fresh_results import FreshResults
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
+from filterbets_nb.helper_process import HelperItems, can_help
 from filterbets_nb.importer import DroppedPrices, ImportedFile, read_football_data
 from filterbets_nb.synthetic import generate_match_blocks
 from filterbets_nb.teamstats import refresh_leagues
@@ -303,22 +305,33 @@ def load_demo(*, n_matches: int | None = None, seed: int = 0, progress: bool = F
     """Generate the seeded synthetic leagues and store them (idempotent for the same seed).
 
     The matches are generated and written a block at a time, so a million of them never sit
-    in memory at once. ``progress`` shows the package's progress bar.
+    in memory at once; with more than one block and a core to spare, a helper process
+    generates the next block while this one stores the last (:mod:`.helper_process`).
+    ``progress`` shows the package's progress bar.
     """
-    ensure_schema()
     source = f"synthetic:{seed}"
+    made: Iterable[pd.DataFrame]
+    with ExitStack() as stack:
+        if n_matches is not None and n_matches > _BLOCK_ROWS and can_help():
+            # Started first: the helper's imports overlap the schema check below.
+            made = stack.enter_context(
+                HelperItems(generate_match_blocks, n_matches=n_matches, seed=seed)
+            )
+        else:
+            made = generate_match_blocks(n_matches=n_matches, seed=seed)
+        ensure_schema()
 
-    def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
-        for block in generate_match_blocks(n_matches=n_matches, seed=seed):
-            rows = block.drop(columns="match_id")
-            for start in range(0, len(rows), _BLOCK_ROWS):
-                yield rows.iloc[start : start + _BLOCK_ROWS], source
+        def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
+            for block in made:
+                rows = block.drop(columns="match_id")
+                for start in range(0, len(rows), _BLOCK_ROWS):
+                    yield rows.iloc[start : start + _BLOCK_ROWS], source
 
-    bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
-    try:
-        report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
-    except BaseException as exc:
-        bar.end(f"{type(exc).__name__}: {exc}")
-        raise
-    bar.end()
-    return report
+        bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
+        try:
+            report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
+        except BaseException as exc:
+            bar.end(f"{type(exc).__name__}: {exc}")
+            raise
+        bar.end()
+        return report
