@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +16,10 @@ import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.db import store
+from filterbets_nb.db.fresh_results import FreshResults
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
+from filterbets_nb.helper_process import HelperItems, can_help
 from filterbets_nb.importer import DroppedPrices, ImportedFile, read_football_data
 from filterbets_nb.synthetic import generate_match_blocks
 from filterbets_nb.teamstats import refresh_leagues
@@ -198,9 +201,10 @@ async def _store(
     leagues: set[str] = set()
     changed: set[str] = set()
     stored = 0
+    fresh = FreshResults()
     report("store", 0, total, "writing matches")
     for batch in _batches(frames):
-        done = await store.upsert_match_frames(session, batch)
+        done = await store.upsert_match_frames(session, batch, fresh)
         per_frame += done
         for (frame, _), part in zip(batch, done, strict=True):
             counts += part
@@ -212,14 +216,15 @@ async def _store(
         report("store", stored, max(total, stored), f"{stored:,} matches written")
     # Features depend only on the stored matches: a league whose rows all came back unchanged
     # keeps them (unless some are missing), which makes a re-import cheap.
-    if leagues:
-        changed |= set(await store.matches_missing_features(session, sorted(leagues)))
+    if leagues - changed:
+        changed |= set(await store.matches_missing_features(session, sorted(leagues - changed)))
     todo = sorted(changed)
     report("features", 0, len(todo), "features")
     await refresh_leagues(
         session,
         todo,
         lambda done, league: report("features", done, len(todo), f"features up to {league}"),
+        fresh=fresh,
     )
     report("features", len(todo), len(todo), f"features of {len(todo)} league(s)")
     return LoadReport(counts.added, counts.updated, counts.unchanged, sorted(leagues)), per_frame
@@ -300,22 +305,33 @@ def load_demo(*, n_matches: int | None = None, seed: int = 0, progress: bool = F
     """Generate the seeded synthetic leagues and store them (idempotent for the same seed).
 
     The matches are generated and written a block at a time, so a million of them never sit
-    in memory at once. ``progress`` shows the package's progress bar.
+    in memory at once; with more than one block and a core to spare, a helper process
+    generates the next block while this one stores the last (:mod:`.helper_process`).
+    ``progress`` shows the package's progress bar.
     """
-    ensure_schema()
     source = f"synthetic:{seed}"
+    made: Iterable[pd.DataFrame]
+    with ExitStack() as stack:
+        if n_matches is not None and n_matches > _BLOCK_ROWS and can_help():
+            # Started first: the helper's imports overlap the schema check below.
+            made = stack.enter_context(
+                HelperItems(generate_match_blocks, n_matches=n_matches, seed=seed)
+            )
+        else:
+            made = generate_match_blocks(n_matches=n_matches, seed=seed)
+        ensure_schema()
 
-    def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
-        for block in generate_match_blocks(n_matches=n_matches, seed=seed):
-            rows = block.drop(columns="match_id")
-            for start in range(0, len(rows), _BLOCK_ROWS):
-                yield rows.iloc[start : start + _BLOCK_ROWS], source
+        def blocks() -> Iterator[tuple[pd.DataFrame, str]]:
+            for block in made:
+                rows = block.drop(columns="match_id")
+                for start in range(0, len(rows), _BLOCK_ROWS):
+                    yield rows.iloc[start : start + _BLOCK_ROWS], source
 
-    bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
-    try:
-        report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
-    except BaseException as exc:
-        bar.end(f"{type(exc).__name__}: {exc}")
-        raise
-    bar.end()
-    return report
+        bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
+        try:
+            report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
+        except BaseException as exc:
+            bar.end(f"{type(exc).__name__}: {exc}")
+            raise
+        bar.end()
+        return report

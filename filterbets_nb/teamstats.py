@@ -15,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.db import store
+from filterbets_nb.db.fresh_results import FreshResults
 from filterbets_nb.features import compute_features, team_snapshot
 
 #: Played matches refreshed in one pass: bounds the memory of a pass (results, features and
@@ -32,23 +33,36 @@ async def refresh_leagues(
     session: AsyncSession,
     leagues: Sequence[str],
     progress: Callable[[int, str], None] | None = None,
+    *,
+    fresh: FreshResults | None = None,
 ) -> dict[str, Any]:
     """:func:`refresh_league` for every league of ``leagues``, a batch of leagues at a time
     (about :data:`BATCH_MATCHES` matches each, a league never split); ``progress`` hears the
-    number of leagues done after each batch and the last league of it."""
+    number of leagues done after each batch and the last league of it.
+
+    The results of leagues ``fresh`` covers (an import created them) come from it, not from
+    the database; a batch holds only such leagues or only others.
+    """
     todo = sorted(set(leagues))
-    counts = await store.count_results(session, todo)
+    known = {league for league in todo if fresh is not None and fresh.covers(league)}
+    counts = await store.count_results(session, [lg for lg in todo if lg not in known])
+    if fresh is not None and known:
+        counts |= fresh.counts(sorted(known))
     batches: list[list[str]] = []
     size = 0
     for league in todo:
-        if not batches or (size and size + counts.get(league, 0) > BATCH_MATCHES):
+        mixed = bool(batches) and (league in known) != (batches[-1][0] in known)
+        if not batches or mixed or (size and size + counts.get(league, 0) > BATCH_MATCHES):
             batches.append([])
             size = 0
         batches[-1].append(league)
         size += counts.get(league, 0)
     done = n_features = n_teams = 0
     for batch in batches:
-        matches = await store.load_results(session, batch)
+        if fresh is not None and batch[0] in known:
+            matches = fresh.results(batch)
+        else:
+            matches = await store.load_results(session, batch)
         n_features += await store.replace_features(session, batch, compute_features(matches))
         n_teams += await store.replace_team_stats(session, batch, team_snapshot(matches))
         done += len(batch)

@@ -392,15 +392,64 @@ def test_bulk_upsert_of_several_frames_counts_each(database: str) -> None:
     assert _count(matches_table) == 20
 
 
+def test_results_kept_by_an_import_equal_what_it_stored(database: str) -> None:
+    """The results an import keeps for leagues it created are, column for column and in order,
+    what reading them back gives; a league stored before, or one whose rows the import updates,
+    is not covered (its refresh reads the database)."""
+    from filterbets_nb.db.fresh_results import FreshResults
+    from filterbets_nb.synthetic import generate_matches
+
+    frame = generate_matches(n_matches=4000, seed=6).drop(columns="match_id")
+    codes = sorted(frame["league"].astype(str).unique())
+    assert len(codes) >= 4
+    old, repriced, *new = codes
+    run_async(lambda s: store.upsert_matches(s, frame[frame["league"] == old].iloc[:50]))
+    rest = frame[frame["league"] != old]
+    fixtures = rest.iloc[::7].copy()  # no result yet: stored, never in the results
+    fixtures[["fthg", "ftag", "hthg", "htag"]] = float("nan")
+    played = rest.drop(index=fixtures.index)
+    update = played[played["league"] == repriced].iloc[:3]
+    update = update.assign(avg_home=update["avg_home"] + 0.5)
+    later = frame[frame["league"] == old].iloc[50:]
+    parts = [(played.iloc[:1500], "a"), (fixtures, "b"), (played.iloc[1500:], "c"), (later, "d")]
+
+    async def check(session: Any) -> None:
+        fresh = FreshResults()
+        for part in parts:
+            await store.upsert_match_frames(session, [part], fresh)
+        await store.upsert_match_frames(session, [(update, "e")], fresh)
+        assert [c for c in codes if fresh.covers(c)] == new
+        read = await store.load_results(session, new)
+        assert len(read) == len(played) - (played["league"] == repriced).sum() > 1500
+        pd.testing.assert_frame_equal(fresh.results(new), read, check_exact=True)
+        pd.testing.assert_frame_equal(
+            fresh.results(new[1:2]), await store.load_results(session, new[1:2])
+        )
+        assert fresh.counts(new) == await store.count_results(session, new)
+        with pytest.raises(ValueError, match="covered"):
+            fresh.results([old, *new])
+
+    run_async(check)
+
+
 def test_one_pass_refresh_of_many_leagues_equals_per_league_features(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Refreshing leagues together (several batches of several leagues) stores exactly the
-    features and team snapshot each league gets computed on its own results."""
+    features and team snapshot each league gets computed on its own results; so did the load,
+    which computed them from the results it had just written."""
     from filterbets_nb import teamstats
     from filterbets_nb.features import FEATURE_COLUMNS, compute_features, team_snapshot
 
+    async def stored_features(session: Any) -> pd.DataFrame:
+        f = match_features_table
+        stmt = select(f.c.match_id, *(f.c[c] for c in FEATURE_COLUMNS))
+        rows = (await session.execute(stmt)).all()
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=["match_id", *FEATURE_COLUMNS])
+        return frame.set_index("match_id").sort_index()
+
     load_demo(n_matches=6000, seed=5)
+    loaded = run_async(stored_features), run_async(store.load_team_stats)
     leagues = run_async(store.league_codes)
     assert len(leagues) >= 5
     monkeypatch.setattr(teamstats, "BATCH_MATCHES", 2500)  # batches of two leagues
@@ -409,13 +458,6 @@ def test_one_pass_refresh_of_many_leagues_equals_per_league_features(
         lambda s: teamstats.refresh_leagues(s, leagues, lambda done, last: passes.append(last))
     )
     assert 2 < len(passes) < len(leagues) and result["leagues"] == len(leagues)
-
-    async def stored_features(session: Any) -> pd.DataFrame:
-        f = match_features_table
-        stmt = select(f.c.match_id, *(f.c[c] for c in FEATURE_COLUMNS))
-        rows = (await session.execute(stmt)).all()
-        frame = pd.DataFrame([tuple(r) for r in rows], columns=["match_id", *FEATURE_COLUMNS])
-        return frame.set_index("match_id").sort_index()
 
     stored = run_async(stored_features)
     per_league = [run_async(lambda s, lg=lg: store.load_results(s, lg)) for lg in leagues]
@@ -432,6 +474,8 @@ def test_one_pass_refresh_of_many_leagues_equals_per_league_features(
         expected_snapshot[columns].reset_index(drop=True),
         check_dtype=False,
     )
+    pd.testing.assert_frame_equal(loaded[0], stored)
+    pd.testing.assert_frame_equal(loaded[1][columns], snapshot[columns])
 
 
 def test_every_embedded_sqlite_connection_is_wal_and_does_not_sync_each_commit(

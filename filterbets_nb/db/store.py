@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from filterbets_nb.db.fresh_results import FreshResults
 from filterbets_nb.db.limits import first_violation
 from filterbets_nb.db.match_columns import bump_versions
 from filterbets_nb.db.models import (
@@ -168,7 +169,10 @@ async def _sqlite_executemany(session: AsyncSession, table: str, frame: pd.DataF
     return True
 
 
-async def _ids_for(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
+async def _ids_for(
+    session: AsyncSession, codes: Iterable[str], fresh: FreshResults | None = None
+) -> dict[str, int]:
+    """League ids of ``codes``, creating the leagues that are new (and telling ``fresh``)."""
     wanted = sorted(set(codes))
     rows = (
         await session.execute(select(League.code, League.id).where(League.code.in_(wanted)))
@@ -181,6 +185,8 @@ async def _ids_for(session: AsyncSession, codes: Iterable[str]) -> dict[str, int
             await session.execute(select(League.code, League.id).where(League.code.in_(missing)))
         ).all()
         known.update(dict(rows))
+        if fresh is not None:
+            fresh.created(dict(rows))
     return known
 
 
@@ -231,7 +237,9 @@ async def upsert_matches(
 
 
 async def upsert_match_frames(
-    session: AsyncSession, parts: Sequence[tuple[pd.DataFrame, str]]
+    session: AsyncSession,
+    parts: Sequence[tuple[pd.DataFrame, str]],
+    fresh: FreshResults | None = None,
 ) -> list[UpsertCounts]:
     """Upsert several frames (each with its ``source``) as if one after the other; the counts
     of each.
@@ -240,6 +248,7 @@ async def upsert_match_frames(
     each) go through one vectorised upsert together, which is what makes a 25-season import
     cost a few statements rather than thousands; a key repeated across frames makes them go
     one at a time, so the later frame updates the earlier one, as in sequence.
+    ``fresh`` keeps the results inserted into leagues this import created.
     """
     parts = [(frame, source) for frame, source in parts]
     if all(frame.empty for frame, _ in parts):
@@ -253,9 +262,9 @@ async def upsert_match_frames(
             f"frame {index}, match row {position}" if len(parts) > 1 else f"match row {position}"
         )
         raise ValueError(f"{where}, column {column}: {problem}")
-    rows = await _keyed_rows(session, rows)
+    rows = await _keyed_rows(session, rows, fresh)
     if not rows.duplicated(_KEY).any():
-        return await _upsert_rows(session, rows, len(parts))
+        return await _upsert_rows(session, rows, len(parts), fresh)
     of_part = rows["part"].to_numpy()
     counts: list[UpsertCounts] = []
     for number in range(len(parts)):
@@ -267,7 +276,9 @@ async def upsert_match_frames(
                 f" {first['away_team']} appears twice in one frame"
             )
         counts += (
-            await _upsert_rows(session, group.assign(part=0), 1) if len(group) else [UpsertCounts()]
+            await _upsert_rows(session, group.assign(part=0), 1, fresh)
+            if len(group)
+            else [UpsertCounts()]
         )
     return counts
 
@@ -287,14 +298,16 @@ def _joined(parts: Sequence[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-async def _keyed_rows(session: AsyncSession, rows: pd.DataFrame) -> pd.DataFrame:
+async def _keyed_rows(
+    session: AsyncSession, rows: pd.DataFrame, fresh: FreshResults | None
+) -> pd.DataFrame:
     """``rows``' key ids (leagues and teams created when new), ``part``/``position``/``source``
     and every value column the table has, as the diff compares them: built as one frame,
     since adding 60 columns one by one to a wide frame copies it every time."""
     import pandas as pd
 
     text = {name: rows[name].astype(str) for name in ("league", "home_team", "away_team")}
-    league_ids = await _ids_for(session, text["league"].unique().tolist())
+    league_ids = await _ids_for(session, text["league"].unique().tolist(), fresh)
     league = text["league"].map(league_ids).to_numpy(dtype=np.int64)
     names = pd.concat([text["home_team"], text["away_team"]], ignore_index=True)
     sides = pd.DataFrame({"league_id": np.concatenate([league, league]), "name": names})
@@ -302,6 +315,8 @@ async def _keyed_rows(session: AsyncSession, rows: pd.DataFrame) -> pd.DataFrame
     team_ids = await _team_ids(
         session, set(zip(sides["league_id"].tolist(), sides["name"].tolist(), strict=True))
     )
+    if fresh is not None:
+        fresh.name_teams(team_ids)
     lookup = pd.Series(
         list(team_ids.values()), index=pd.MultiIndex.from_tuples(list(team_ids.keys()))
     )
@@ -347,7 +362,9 @@ def _stored_json(values: pd.Series) -> npt.NDArray[np.object_]:
     return out
 
 
-async def _upsert_rows(session: AsyncSession, rows: pd.DataFrame, parts: int) -> list[UpsertCounts]:
+async def _upsert_rows(
+    session: AsyncSession, rows: pd.DataFrame, parts: int, fresh: FreshResults | None
+) -> list[UpsertCounts]:
     """The vectorised upsert of rows with distinct keys: one read of the stored rows of their
     leagues and dates, a column-wise diff, one bulk insert and one bulk update."""
     connection = await session.connection()
@@ -365,8 +382,12 @@ async def _upsert_rows(session: AsyncSession, rows: pd.DataFrame, parts: int) ->
     now = np.datetime64(utcnow(), "us")
     written = rows.loc[new | changed, "league_id"].unique().tolist()
     if new.any():
-        await _insert_matches(connection, rows.loc[new], now)
+        ids = await _insert_matches(connection, rows.loc[new], now)
+        if fresh is not None:
+            fresh.inserted(rows.loc[new], ids)
     if changed.any():
+        if fresh is not None:
+            fresh.spoil(rows.loc[changed, "league_id"].unique().tolist())
         await _update_matches(connection, rows.loc[changed].assign(id=stored_id[changed]), now)
     await bump_versions(session, written)
     part = rows["part"].to_numpy()
@@ -438,12 +459,32 @@ def _match_columns(rows: pd.DataFrame, now: np.datetime64) -> pd.DataFrame:
     return out
 
 
+async def _new_match_ids(connection: AsyncConnection, n: int) -> npt.NDArray[np.int64]:
+    """Ids for ``n`` new matches, ascending: PostgreSQL's from the table's sequence, SQLite's
+    the ones it would choose itself (one above the largest, the import holding the write lock).
+
+    Written with the rows, they are known without reading the rows back.
+    """
+    if connection.dialect.name == "postgresql":
+        result = await connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('matches', 'id'))"
+            f" FROM generate_series(1, {int(n)})"
+        )
+        return np.sort(np.array(result.scalars().all(), dtype=np.int64))
+    result = await connection.exec_driver_sql("SELECT max(id) FROM matches")
+    first = int(result.scalar_one() or 0) + 1
+    return np.arange(first, first + n, dtype=np.int64)
+
+
 async def _insert_matches(
     connection: AsyncConnection, rows: pd.DataFrame, now: np.datetime64
-) -> None:
+) -> npt.NDArray[np.int64]:
+    """Insert ``rows`` as new matches; their ids, in row order."""
     from filterbets_nb.db import bulk
 
+    ids = await _new_match_ids(connection, len(rows))
     frame = _match_columns(rows, now)
+    frame.insert(0, "id", ids)
     # A column with no value in any row (the synthetic data's exchange prices, a file's missing
     # bookmaker) is left out and stored as NULL all the same: binding the synthetic data's 22
     # NULLs per row cost about a third of the SQLite insert.
@@ -452,7 +493,7 @@ async def _insert_matches(
     driver = await bulk.asyncpg_driver(connection)
     if driver is not None:
         await bulk.copy_in(driver, matches_table.name, frame, not_null=["season", "source"])
-        return
+        return ids
     # Positional, not aligned on the index: ``rows`` is the new rows of a batch, whose index
     # has gaps wherever a row was already stored (a Series on a fresh index left those NULL).
     days = frame["match_date"].to_numpy().astype("datetime64[D]")
@@ -460,6 +501,7 @@ async def _insert_matches(
     names = ", ".join(frame.columns)
     marks = ", ".join("?" * len(frame.columns))
     await bulk.write_rows(connection, f"INSERT INTO matches ({names}) VALUES ({marks})", frame)
+    return ids
 
 
 #: Name of the session-local table that carries changed rows into one ``UPDATE ... FROM``.

@@ -1,0 +1,49 @@
+"""SQLite bulk writes store what SQLAlchemy's types would: NULL, 0/1, timestamp text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from filterbets_nb.db import bulk
+from filterbets_nb.db.session import engine_scope, run_coro
+
+
+def test_sqlite_rows_store_nan_as_null_booleans_as_integers_and_stamps_as_text(
+    tmp_path: Path,
+) -> None:
+    stamps = pd.to_datetime(
+        ["2024-01-06 15:00:00", "2024-01-06 15:00:00", None, "2024-01-07 16:30:00.000123"],
+        format="ISO8601",
+    )
+    frame = pd.DataFrame(
+        {
+            "price": [1.85, np.nan, 2.0, np.nan],
+            "won": [True, False, True, False],
+            "n": np.array([1, 2, 3, 2**40], dtype=np.int64),
+            "at": stamps,
+            "label": ["a", None, "c", "d"],
+        }
+    )
+
+    async def work() -> list[tuple[Any, ...]]:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"
+        async with engine_scope(url) as engine, engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "CREATE TABLE t (price FLOAT, won BOOLEAN, n INTEGER, at DATETIME, label VARCHAR)"
+            )
+            await bulk.write_rows(connection, "INSERT INTO t VALUES (?, ?, ?, ?, ?)", frame)
+            result = await connection.exec_driver_sql(
+                "SELECT price, typeof(price), won, typeof(won), n, at, label FROM t"
+            )
+            return [tuple(row) for row in result.all()]
+
+    assert run_coro(work) == [
+        (1.85, "real", 1, "integer", 1, "2024-01-06 15:00:00.000000", "a"),
+        (None, "null", 0, "integer", 2, "2024-01-06 15:00:00.000000", None),
+        (2.0, "real", 1, "integer", 3, None, "c"),
+        (None, "null", 0, "integer", 2**40, "2024-01-07 16:30:00.000123", "d"),
+    ]
