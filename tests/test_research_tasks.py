@@ -9,7 +9,6 @@ that chunk again and the sweep ends with every grid point, once.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from filterbets_nb import testing
-from filterbets_nb.tasks.research_tasks import chunk_bounds
+from filterbets_nb.tasks.research_tasks import chunk_bounds, chunk_signature
 from tests.conftest import (
     PG_ADMIN_URL,
     Worker,
@@ -153,17 +152,22 @@ def test_cli_sweep(env: dict[str, str], tmp_path: Path) -> None:
 def test_chunks_are_even_and_cover_the_grid() -> None:
     for n in (1, 7, 12, 20, 24, 25, 100, 500, 601):
         chunks = chunk_bounds(n)
-        assert chunks[0][0] == 0 and chunks[-1][1] == n
-        assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
-        sizes = [b - a for a, b in chunks]
+        taken = sorted(i for chunk in chunks for i in range(*chunk))
+        assert taken == list(range(n)), n  # every grid point once
+        sizes = [len(range(*chunk)) for chunk in chunks]
         assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 25, (n, sizes)
+    # Neighbouring grid points (alike in cost) go to different chunks: one in n each.
+    assert chunk_bounds(20) == [[0, 20, 2], [1, 20, 2]]
     # At least 10 filters a chunk, in 1, 2, 4, 6 or 12 chunks, at most 25 filters a chunk.
     counts = {n: len(chunk_bounds(n)) for n in (7, 19, 20, 39, 40, 59, 60, 119, 120, 300, 500)}
     assert counts == {
         **{7: 1, 19: 1, 20: 2, 39: 2, 40: 4, 59: 4, 60: 6, 119: 6, 120: 12, 300: 12},
         500: 20,
     }
-    assert [b - a for a, b in chunk_bounds(12, 5)] == [4, 4, 4]
+    assert [len(range(*chunk)) for chunk in chunk_bounds(12, 5)] == [4, 4, 4]
+    # A run stored before chunks were strided ([start, stop]) is re-sent as a plain range.
+    old = chunk_signature("run", [3, 9], "task")
+    assert old.kwargs == {"run_id": "run", "start": 3, "stop": 9, "step": 1}
     with pytest.raises(ValueError, match="chunk_size must be >= 1"):
         chunk_bounds(5, 0)
 

@@ -155,14 +155,17 @@ def evaluate_points(
     points: Sequence[GridPoint],
     *,
     start: int = 0,
+    step: int = 1,
     progress: Callable[[int, int], object] | None = None,
 ) -> list[dict[str, Any]]:
-    """One stored row per grid point: ``idx`` (``start`` + position), params, filter, figures."""
+    """One stored row per grid point: ``idx`` (the point's place in the grid, ``points`` being
+    the grid's slice ``start::step``), params, filter, figures."""
     frame = _Frame(matches)
     rows: list[dict[str, Any]] = []
     for i, point in enumerate(points):
         figures = evaluate_filter(frame, Filter.from_dict(point.filter))
-        rows.append({"idx": start + i, "params": point.params, "filter": point.filter, **figures})
+        idx = start + i * step
+        rows.append({"idx": idx, "params": point.params, "filter": point.filter, **figures})
         if progress is not None:
             progress(i + 1, len(points))
     return rows

@@ -76,7 +76,9 @@ class SweepRun:
         # prepare, then one id per chunk (runs stored before chords were dropped end with one
         # more id, their finish link's)
         self.chunk_ids = self.task_ids[1 : 1 + len(self.chunks)]
-        self._sizes = {tid: b - a for (a, b), tid in zip(self.chunks, self.chunk_ids, strict=True)}
+        self._sizes = {
+            tid: len(range(*chunk)) for chunk, tid in zip(self.chunks, self.chunk_ids, strict=True)
+        }
         self.n_filters = run.n_filters
         self._finished: dict[str, int] = {}  # chunk task id -> filters, once SUCCESS
 
