@@ -6,6 +6,7 @@ broker-down case; no worker is needed for anything here.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,9 +76,11 @@ def test_wait_for_reads_often_at_first_then_every_poll(monkeypatch: pytest.Monke
 
     pauses: list[float] = []
     monkeypatch.setattr(status_module.time, "sleep", pauses.append)
-    run = Script(*[_status("PROGRESS")] * 12, _status("SUCCESS"))
+    # enough reads for the growing pause to pass 0.1 and then stay there
+    reads = math.ceil(math.log(0.1 / status_module.FIRST_POLL, status_module.POLL_GROWTH)) + 4
+    run = Script(*[_status("PROGRESS")] * reads, _status("SUCCESS"))
     wait_for(run, poll=0.1, on_notice=None)
-    assert len(pauses) == 12
+    assert len(pauses) == reads
     assert pauses[0] == status_module.FIRST_POLL < 0.1
     assert pauses == sorted(pauses)
     assert pauses[-1] == 0.1 and pauses.count(0.1) >= 3
