@@ -1,5 +1,5 @@
-"""Waking on file changes (fs_watch), holding SQLite's log open (wal_hold), and the embedded
-transport that waits on its broker folder instead of sleeping a poll."""
+"""Waking on file changes (fs_watch) and holding SQLite's log open (wal_hold); the embedded
+transport that waits on its broker folder is tested beside its other test in test_status."""
 
 from __future__ import annotations
 
@@ -93,31 +93,3 @@ def test_a_held_connection_keeps_the_log_through_other_closes(tmp_path: Path) ->
     finally:
         wal_hold.release()
     assert not _wal_after_a_close(path)
-
-
-def test_the_embedded_transport_delivers_a_message_put_while_it_waits(tmp_path: Path) -> None:
-    """A drain waiting on the broker folder returns with a message another thread sends."""
-    from kombu import Connection
-
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    options = {
-        "data_folder_in": str(folder),
-        "data_folder_out": str(folder),
-        "control_folder": str(tmp_path / "control"),
-        "polling_interval": NEVER,  # a sleeping poll would not see it before the timeout
-    }
-    transport = "filterbets_nb.tasks.fs_transport:Transport"
-    with (
-        Connection("filesystem://", transport=transport, transport_options=options) as conn,
-        Connection("filesystem://", transport=transport, transport_options=options) as sender,
-    ):
-        got: list[object] = []
-        consumer_queue = conn.SimpleQueue("woken")
-        timer = _later(lambda: sender.SimpleQueue("woken").put({"job": 2}), 0.2)
-        message = consumer_queue.get(timeout=30)
-        got.append(message.payload)
-        message.ack()
-        timer.join()
-        consumer_queue.close()
-    assert got == [{"job": 2}]

@@ -322,23 +322,48 @@ def _counts(result: object) -> dict[str, int]:
     }
 
 
-def test_embedded_transport_writes_whole_messages_only(tmp_path: Path) -> None:
+def _embedded_connection(tmp_path: Path, **options: Any) -> Any:
+    """A kombu connection on the embedded transport, its broker folder ``tmp_path/broker``."""
     from kombu import Connection
 
     folder = tmp_path / "broker"
-    folder.mkdir()
-    options = {
+    folder.mkdir(exist_ok=True)
+    folders = {
         "data_folder_in": str(folder),
         "data_folder_out": str(folder),
         "control_folder": str(tmp_path / "control"),
     }
     transport = "filterbets_nb.tasks.fs_transport:Transport"
-    with Connection("filesystem://", transport=transport, transport_options=options) as conn:
+    return Connection("filesystem://", transport=transport, transport_options=folders | options)
+
+
+def test_embedded_transport_writes_whole_messages_only(tmp_path: Path) -> None:
+    with _embedded_connection(tmp_path) as conn:
         queue = conn.SimpleQueue("t")
         queue.put({"job": 1})
-        names = [p.name for p in folder.iterdir()]
+        names = [p.name for p in (tmp_path / "broker").iterdir()]
         assert len(names) == 1 and names[0].endswith(".t.msg"), names  # no partial file left
         message = queue.get(timeout=5)
         assert message.payload == {"job": 1}
         message.ack()
         queue.close()
+
+
+def test_the_embedded_transport_delivers_a_message_put_while_it_waits(tmp_path: Path) -> None:
+    """A drain waiting on the broker folder (fs_watch) returns with a message another thread
+    sends; a sleeping poll (60 s here) would not see it before the get's timeout."""
+    import threading
+
+    with (
+        _embedded_connection(tmp_path, polling_interval=60.0) as conn,
+        _embedded_connection(tmp_path, polling_interval=60.0) as sender,
+    ):
+        consumer_queue = conn.SimpleQueue("woken")
+        timer = threading.Timer(0.2, lambda: sender.SimpleQueue("woken").put({"job": 2}))
+        timer.start()
+        message = consumer_queue.get(timeout=30)
+        got = message.payload
+        message.ack()
+        timer.join()
+        consumer_queue.close()
+    assert got == {"job": 2}
