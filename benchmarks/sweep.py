@@ -19,7 +19,11 @@ b. the same sweep on a worker with 1 process and then with 2 (target >= 1.8x; is
 
 Each side's figure is the median of ``--repeat`` sweeps (default 5) on its worker, one after
 the other, each timed alone: one sweep lasts about half a second, so a single one moves with
-whatever else the machine does in that moment.
+whatever else the machine does in that moment. The two worker sizes take turns ``--rounds``
+times (default 3; a 1-process worker, then a 2-process one, again), and each side's median
+pools all its rounds: on this shared machine the speed of the same sweep drifts by 20-30 %
+over minutes, which one 1-process block followed by one 2-process block would read as
+scaling (or its absence).
 
 Each worker first runs a small untimed sweep over filters from the whole grid, chunks of one,
 so imports, connections and every process's match cache are warm for both sides. Redis is an
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -113,6 +118,18 @@ print(json.dumps(out))
 """
 
 
+def _pooled(sides: list[dict]) -> dict:
+    """One worker size's figures over every round: the median of all its sweeps, the mean CPU
+    per sweep, and the rest from the round that also ran the single backtests (the last)."""
+    merged = dict(sides[-1])
+    merged["sweeps"] = [t for side in sides for t in side["sweeps"]]
+    merged["sweep"] = statistics.median(merged["sweeps"])
+    merged["cpu"] = statistics.mean(side["cpu"] for side in sides)
+    merged["client_cpu"] = statistics.mean(side["client_cpu"] for side in sides)
+    assert len({side["bets"] for side in sides}) == 1, [side["bets"] for side in sides]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--filters", type=int, default=500, help="grid points (at most 500)")
@@ -128,6 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed sweeps per worker (their median is used)"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternations of a 1-process and a 2-process worker (the medians pool them all)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, bench._terminate)
     print(f"Redis {bench.REDIS_URL} (flushed at the end), PostgreSQL database of its own")
@@ -141,19 +164,27 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp, bench.scratch_database() as url:
             env = bench.redis_env(Path(tmp), url)
             print("demo matches:", bench.run_client(env, CLIENT, *sweep_args("load", "0")))
-            with bench.worker(env, "one", 1) as run:
-                window = bench.CpuWindow()
-                pid = str(run.process.pid)
-                one = bench.run_client(env, CLIENT, *sweep_args("sweep", pid), timeout=3600)
-                busy_one = window.summary()
-            with bench.worker(env, "two", 2) as run:
-                window = bench.CpuWindow()
-                mode, pid = "sweep" if args.no_single else "both", str(run.process.pid)
-                two = bench.run_client(env, CLIENT, *sweep_args(mode, pid), timeout=7200)
-                busy_two = window.summary()
+            ones: list[dict] = []
+            twos: list[dict] = []
+            for round_no in range(args.rounds):
+                last = round_no == args.rounds - 1
+                with bench.worker(env, f"one-{round_no}", 1) as run:
+                    window = bench.CpuWindow()
+                    pid = str(run.process.pid)
+                    ones.append(
+                        bench.run_client(env, CLIENT, *sweep_args("sweep", pid), timeout=3600)
+                    )
+                    busy_one = window.summary()
+                with bench.worker(env, f"two-{round_no}", 2) as run:
+                    window = bench.CpuWindow()
+                    mode = "sweep" if args.no_single or not last else "both"
+                    pid = str(run.process.pid)
+                    twos.append(bench.run_client(env, CLIENT, *sweep_args(mode, pid), timeout=7200))
+                    busy_two = window.summary()
     finally:
         bench.stop_children()
         bench.flush_redis()
+    one, two = _pooled(ones), _pooled(twos)
     assert one["bets"] == two["bets"] == two.get("single_bets", two["bets"]), (one, two)
     scaling = one["sweep"] / two["sweep"]
     if "single" in two:
@@ -172,13 +203,19 @@ def main(argv: list[str] | None = None) -> None:
         f"b. sweep on 1 process {one['sweep']:.2f} s, on 2 processes {two['sweep']:.2f} s: "
         f"{scaling:.2f}x (target >= {SCALING_TARGET}x) {bench.verdict(scaling >= SCALING_TARGET)}"
     )
-    if args.repeat > 1:
+    if args.repeat > 1 or args.rounds > 1:
         print(
-            f"   medians of {args.repeat} sweeps each: "
+            f"   medians of {args.rounds} x {args.repeat} sweeps each, one worker after the "
+            "other: "
             + "; ".join(
-                f"{label} " + ", ".join(f"{t:.2f}" for t in side["sweeps"]) + " s"
+                f"{label} " + ", ".join(f"{t:.2f}" for t in sorted(side["sweeps"])) + " s"
                 for label, side in (("1 process", one), ("2 processes", two))
             )
+        )
+    if args.rounds > 1:
+        print(
+            "   each round's ratio: "
+            + ", ".join(f"{a['sweep'] / b['sweep']:.2f}x" for a, b in zip(ones, twos, strict=True))
         )
     per = [1000 * one["cpu"] / one["n"], 1000 * two["cpu"] / two["n"]]
     print(

@@ -28,6 +28,7 @@ from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.errors import UserError
 from filterbets_nb.filters import Filter, as_filter, job_label
+from filterbets_nb.result_wake import Wake, result_wake
 from filterbets_nb.results import BacktestResults
 from filterbets_nb.status import (
     ENDED_STATES,
@@ -400,6 +401,10 @@ class BacktestRun(BacktestResults):
         """State, progress dict, error, notice and timestamps (one job read, no writes)."""
         return self._status_of(self._job())
 
+    def wake(self) -> Wake:
+        """Wakes :func:`~filterbets_nb.status.wait_for` as a link of the chain stores a state."""
+        return result_wake(self.task_ids)
+
     def reconcile(self) -> str | None:
         """Store the end the chain reached when the job row missed it (see ``tasks.status``)."""
         from filterbets_nb.tasks.status import reconcile_job
@@ -614,6 +619,10 @@ class TaskRun:
         self.task_id = task_id
         self.label = label
         self._sent = time.monotonic()
+
+    def wake(self) -> Wake:
+        """Wakes :func:`~filterbets_nb.status.wait_for` as the task stores a state."""
+        return result_wake([self.task_id])
 
     def status(self) -> Status:
         link = read_progress(self.task_id)

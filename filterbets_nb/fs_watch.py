@@ -49,6 +49,11 @@ class FolderWatch:
     names end in one of ``suffixes``, for waiters that would otherwise poll it. With no folder
     it watches nothing, and :meth:`wait` sleeps."""
 
+    #: A change wakes :meth:`wait` as it is written, which for a SQLite log is before a reader
+    #: sees the commit: a waiter woken by it may have to read again a moment later
+    #: (:class:`filterbets_nb.result_wake.Wake`).
+    prompt = False
+
     def __init__(
         self, folder: str | Path | None, mask: int = 0, suffixes: tuple[str, ...] = ()
     ) -> None:

@@ -39,6 +39,19 @@ class FileReport:
     dropped_prices: tuple[DroppedPrices, ...] = ()
 
 
+#: Most leagues a load's one-line report names; a larger load (``demo --matches 1000000``
+#: makes 878) is counted, with its first and last codes.
+NAMED_LEAGUES = 8
+
+
+def _leagues_text(leagues: list[str]) -> str:
+    if not leagues:
+        return "no league"
+    if len(leagues) <= NAMED_LEAGUES:
+        return ", ".join(leagues)
+    return f"{len(leagues)} leagues ({', '.join(leagues[:3])}, ..., {leagues[-1]})"
+
+
 #: Columns of :meth:`LoadReport.table`, one row per file.
 REPORT_COLUMNS = (
     "file",
@@ -66,7 +79,7 @@ class LoadReport:
     def __str__(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} skipped (unchanged)"
-            f" in {', '.join(self.leagues) or 'no league'}"
+            f" in {_leagues_text(self.leagues)}"
         )
 
     def table(self) -> pd.DataFrame:

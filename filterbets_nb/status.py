@@ -102,9 +102,21 @@ class TaskStatusDict(TypedDict):
 
 
 class HasStatus(Protocol):
-    """Anything :func:`wait_for` can wait on."""
+    """Anything :func:`wait_for` can wait on. A run may also have a ``wake()`` method returning
+    an object with ``wait(timeout) -> bool`` and ``close()`` (:mod:`filterbets_nb.result_wake`):
+    then each pause ends as soon as one of its tasks stores a state."""
 
     def status(self) -> Status: ...
+
+
+class _Wake(Protocol):
+    #: Whether every state a task stores wakes :meth:`wait`, and only once it can be read:
+    #: then nothing is gained by reading often, and the pauses start at ``poll``.
+    prompt: bool
+
+    def wait(self, timeout: float) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class JobFailed(RuntimeError):
@@ -147,29 +159,44 @@ def wait_for(
     ``notice`` once (default: one line on stderr), so a job no worker takes does not wait in
     silence. Raises ``failed`` on FAILURE, ``cancelled`` on REVOKED, :class:`TimeoutError` after
     ``timeout`` seconds (the job itself keeps running). The pause between reads starts at
-    :data:`FIRST_POLL` and grows to ``poll``; ``sleep`` (default :func:`time.sleep`) takes it,
-    and may return early when it learns that something changed (the shared worker's door
-    wakes on a results commit).
+    :data:`FIRST_POLL` and grows to ``poll``; ``sleep`` takes it, and may return early when
+    it learns that something changed. By default that is the run's ``wake()`` (its tasks'
+    states as the result backend stores them) if it has one, else :func:`time.sleep`; with a
+    wake that hears every state as it becomes readable (``prompt``) the pauses are ``poll``
+    from the start, since the end wakes the wait anyway.
     """
+    wake: _Wake | None = None
+    if sleep is None:
+        make_wake: Callable[[], _Wake] | None = getattr(run, "wake", None)
+        wake = make_wake() if make_wake is not None else None
     deadline = None if timeout is None else time.monotonic() + timeout
     told: str | None = None
-    pause = min(poll, FIRST_POLL)
-    while True:
-        status = run.status()
-        if on_status is not None:
-            on_status(status)
-        notice = status.get("notice")
-        if notice and notice != told and on_notice is not None:
-            on_notice(notice)
-            told = notice
-        state = status["state"]
-        if state == JobState.SUCCESS:
-            return status
-        if state == JobState.FAILURE:
-            raise failed(f"{what} failed: {status['error']}")
-        if state == JobState.REVOKED:
-            raise cancelled(f"{what} was cancelled")
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"{what} still {state} after {timeout} s")
-        (sleep or time.sleep)(pause)
-        pause = min(poll, pause * POLL_GROWTH)
+    pause = poll if wake is not None and wake.prompt else min(poll, FIRST_POLL)
+    try:
+        while True:
+            status = run.status()
+            if on_status is not None:
+                on_status(status)
+            notice = status.get("notice")
+            if notice and notice != told and on_notice is not None:
+                on_notice(notice)
+                told = notice
+            state = status["state"]
+            if state == JobState.SUCCESS:
+                return status
+            if state == JobState.FAILURE:
+                raise failed(f"{what} failed: {status['error']}")
+            if state == JobState.REVOKED:
+                raise cancelled(f"{what} was cancelled")
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{what} still {state} after {timeout} s")
+            if sleep is not None:
+                sleep(pause)
+            elif wake is not None:
+                wake.wait(pause)
+            else:
+                time.sleep(pause)
+            pause = min(poll, pause * POLL_GROWTH)
+    finally:
+        if wake is not None:
+            wake.close()

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from filterbets_nb.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from filterbets_nb.fs_watch import FolderWatch
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,6 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
         return
     send({"job_id": run.job_id})
     logger.info("door: backtest %s submitted for a caller", run.job_id)
-    watch = _results_watch(get_settings())
     try:
         wait_for(
             run,
@@ -185,7 +184,6 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
             on_notice=lambda text: send({"notice": text}),
             failed=BacktestFailed,
             cancelled=BacktestCancelled,
-            sleep=watch.wait,
         )
     except JobFailed as exc:
         send({"error": str(exc), "kind": "failed"})
@@ -197,25 +195,6 @@ def serve_backtest(request: Mapping[str, Any], send: Callable[[dict[str, Any]], 
         stored = run.summary_json()  # one read of the job row for both forms
         text = summary_text(Summary(from_jsonable(stored)))
         send({"done": {"job_id": run.job_id, "summary": stored, "text": text}})
-    finally:
-        watch.close()
-
-
-def _results_watch(settings: Settings) -> FolderWatch:
-    """Wakes the door's wait when the result backend (or the database beside it) commits: a
-    task stored a state, so a job's end is read as it lands instead of up to a poll later.
-    With a backend that is no SQLite file there is nothing to watch, and the wait polls."""
-    from filterbets_nb.db.wal_hold import sqlite_file
-    from filterbets_nb.fs_watch import IN_MODIFY, FolderWatch
-
-    path = sqlite_file(settings.backend)
-    if path is None:
-        return FolderWatch(None)
-    logs = [f"{path.name}-wal"]
-    database = sqlite_file(settings.database)
-    if database is not None and database.parent == path.parent:
-        logs.append(f"{database.name}-wal")  # the job row ends a moment before the link
-    return FolderWatch(path.parent, IN_MODIFY, suffixes=tuple(logs))
 
 
 class _Handler(socketserver.StreamRequestHandler):

@@ -601,3 +601,15 @@ def test_the_fast_date_and_time_paths_read_what_the_regular_expressions_read() -
     np.testing.assert_array_equal(hour, pd.to_numeric(parts[0]).to_numpy(dtype=float))
     np.testing.assert_array_equal(minute, pd.to_numeric(parts[1]).to_numpy(dtype=float))
     assert importer._colon_times(np.array(["9:45"])) is None
+
+
+def test_a_load_report_names_a_few_leagues_and_counts_many() -> None:
+    from filterbets_nb.loading import NAMED_LEAGUES, LoadReport
+
+    few = LoadReport(added=2, updated=0, unchanged=1, leagues=["E0", "SP1"])
+    assert str(few) == "2 added, 0 updated, 1 skipped (unchanged) in E0, SP1"
+    codes = [f"SYN{i}" for i in range(1, 879)]
+    line = str(LoadReport(added=10, updated=0, unchanged=0, leagues=codes))
+    assert line.endswith("in 878 leagues (SYN1, SYN2, SYN3, ..., SYN878)")
+    assert len(line) < 100 and NAMED_LEAGUES < 878
+    assert str(LoadReport(added=0, updated=0, unchanged=0)).endswith("in no league")

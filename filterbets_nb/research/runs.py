@@ -40,6 +40,7 @@ from filterbets_nb.research.scan import ScanResult, read_fixtures, scan_fixtures
 from filterbets_nb.research.simulate import Simulation
 from filterbets_nb.research.simulate import simulate as simulate_bets
 from filterbets_nb.research.walkforward import WalkForwardResult, make_folds, walk_forward_result
+from filterbets_nb.result_wake import Wake, result_wake
 from filterbets_nb.status import ENDED_STATES, JobState, ProgressMeta, Status, wait_for
 from filterbets_nb.tasks.progress import progress_meta, read_progress
 from filterbets_nb.tasks.scope import scope_args
@@ -134,6 +135,11 @@ class SweepRun:
                 f"{no_worker_hint(get_settings())}"
             )
         return status
+
+    def wake(self) -> Wake:
+        """Wakes :func:`~filterbets_nb.status.wait_for` as a link of the sweep stores a state
+        (the chunk that ends the run commits its row first)."""
+        return result_wake(self.task_ids)
 
     def _record_end(self, state: str, error: str | None) -> None:
         run_shared(
