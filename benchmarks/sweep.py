@@ -11,19 +11,23 @@ a. ``fb.sweep`` of all the filters (even chunks, as ``chunk_bounds`` cuts them b
    warm) against the same filters submitted at once with ``fb.backtest`` (a 3-link chain each,
    bets stored), both on one worker with 2 processes, both timed in the same client process
    from submission until every result is in (target >= 20x).
-b. the same sweep on a worker with 1 process and then with 2 (target >= 1.8x; issue 10 asks it
-   of ``--filters 20 --matches 50000``), with how busy the machine was, since a second process
-   needs a free core, and the worker's own CPU seconds per filter (its processes' user + system
-   time over the timed sweep, read from /proc): equal per-filter CPU on 1 and 2 processes means
-   the work split without overhead, whatever else loads the machine.
+b. the same sweep on a worker with 1 process and on one with 2 (target >= 1.8x; issue 10 asks
+   it of ``--filters 20 --matches 50000``), with how busy the machine was, since a second
+   process needs a free core, and the worker's own CPU seconds per filter (its processes' user
+   + system time over its timed sweeps, read from /proc): equal per-filter CPU on 1 and 2
+   processes means the work split without overhead, whatever else loads the machine. Then the
+   machine's own ceiling: the same filters evaluated in process over the same matches (no
+   worker, queue or database), by one process alone and by two processes at once, in every
+   turn, with both workers idle. Two vCPUs that slow each other down (shared caches and memory
+   bandwidth, or SMT siblings on the host) cap the sweep's scaling below 2x whatever the task
+   system does.
 
-Each side's figure is the median of ``--repeat`` sweeps (default 5) on its worker, one after
-the other, each timed alone: one sweep lasts about half a second, so a single one moves with
-whatever else the machine does in that moment. The two worker sizes take turns ``--rounds``
-times (default 3; a 1-process worker, then a 2-process one, again), and each side's median
-pools all its rounds: on this shared machine the speed of the same sweep drifts by 20-30 %
-over minutes, which one 1-process block followed by one 2-process block would read as
-scaling (or its absence).
+Both workers run side by side and take turns, sweep by sweep: before each sweep the client
+tells one worker to consume the queues and the other to stop (Celery's remote control,
+``add_consumer``/``cancel_consumer``), so the idle one costs nothing. Each side's figure is
+the median of its ``--repeat`` sweeps (default 5), each timed alone. Taking turns matters on
+this shared machine: the same sweep's speed drifts by 20-30 % over minutes, which a block of
+1-process sweeps followed by a block of 2-process ones would read as scaling (or its absence).
 
 Each worker first runs a small untimed sweep over filters from the whole grid, chunks of one,
 so imports, connections and every process's match cache are warm for both sides. Redis is an
@@ -56,7 +60,7 @@ import filterbets_nb as fb
 from filterbets_nb import F
 
 n_filters, chunk_size, mode = int(sys.argv[1]), int(sys.argv[2]) or None, sys.argv[3]
-n_matches, worker_pid, repeat = int(sys.argv[4]) or None, int(sys.argv[5]), int(sys.argv[6])
+n_matches, workers_arg, repeat = int(sys.argv[4]) or None, sys.argv[5], int(sys.argv[6])
 fb.connect(start_worker=False, quiet=True)
 
 def make(side, lo, pts, gf):
@@ -82,8 +86,8 @@ if mode == "load":
     print(json.dumps(str(run_async(lambda s: _store(s, [(frame, "synthetic:bench")])))))
     raise SystemExit
 
-def worker_cpu():
-    # user + system seconds of the worker's main process and its pool processes (Linux)
+def worker_cpu(worker_pid):
+    # user + system seconds of a worker's main process and its pool processes (Linux)
     ticks, total = os.sysconf("SC_CLK_TCK"), 0
     children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
     for pid in [str(worker_pid), *children]:
@@ -92,42 +96,87 @@ def worker_cpu():
     return total / ticks
 
 from filterbets_nb.research.runs import submit_sweep
+from filterbets_nb.tasks.celery_app import get_app
+from filterbets_nb.worker import QUEUES
+workers = [(int(pid), node) for pid, node in (w.split(":", 1) for w in workers_arg.split(","))]
+control = get_app().control
+
+def only(node):
+    # The queues consumed by `node` alone: the others stop first, so no message of the next
+    # sweep goes to them. Called between sweeps, when no message is waiting.
+    for _, other in workers:
+        if other != node:
+            for queue in QUEUES.split(","):
+                control.cancel_consumer(queue, destination=[other], reply=True, timeout=10)
+    for queue in QUEUES.split(",") if node is not None else ():
+        control.add_consumer(queue, destination=[node], reply=True, timeout=10)
+
 names = list(GRID)
-# Warm-up: filters from all over the timed grid, one per chunk, so every process loads every
-# column the timed sweep needs into its cache before the clock starts.
+# Warm-up on each worker: filters from all over the timed grid, one per chunk, so every process
+# loads every column the timed sweep needs into its cache before the clock starts.
 step = max(1, len(points) // 8)
-submit_sweep(points[::step][:8], names, chunk_size=1).wait(timeout=600)
-cpu0, own0, sweeps = worker_cpu(), time.process_time(), []
+for _, node in workers:
+    only(node)
+    submit_sweep(points[::step][:8], names, chunk_size=1).wait(timeout=600)
+# The machine's own ceiling for this work: the same 20-filter evaluation in process (no queue,
+# no database, no orchestration), by one process alone and by two at once, in each turn.
+import multiprocessing as mp
+from filterbets_nb.db import store
+from filterbets_nb.db.session import run_shared
+from filterbets_nb.research.evaluate import evaluate_points
+frame = run_shared(lambda s: store.load_matches(s, None, None))
+frame = frame.sort_values(["kickoff", "match_id"], kind="stable", ignore_index=True)
+ctx = mp.get_context("fork")
+
+def evaluate_once(times):
+    start = time.perf_counter()  # CLOCK_MONOTONIC: comparable between processes
+    evaluate_points(frame, points)
+    times.put((start, time.perf_counter()))
+
+def at_once(n):
+    times = ctx.Queue()
+    procs = [ctx.Process(target=evaluate_once, args=(times,)) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    spans = [times.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+at_once(2)
+alone, together = [], []
+sides = {node: {"sweeps": [], "cpu": 0.0, "client_cpu": 0.0} for _, node in workers}
 for _ in range(repeat):
-    time.sleep(0.2)  # the worker idle, as before a single sweep
-    t0 = time.perf_counter()
-    result = submit_sweep(points, names, chunk_size=chunk_size).wait(timeout=1800)
-    sweeps.append(time.perf_counter() - t0)
-out = {"sweeps": sweeps, "sweep": statistics.median(sweeps), "n": result.n_tried,
-       "cpu": (worker_cpu() - cpu0) / repeat, "client_cpu": (time.process_time() - own0) / repeat,
-       "bets": int(result.frame["bets"].sum()), "load": os.getloadavg()[0]}
+    only(None)  # both workers idle while the machine is measured
+    alone.append(at_once(1))
+    together.append(at_once(2))
+    for pid, node in workers:
+        only(node)
+        time.sleep(0.2)  # the worker idle, as before a single sweep
+        cpu0, own0 = worker_cpu(pid), time.process_time()
+        t0 = time.perf_counter()
+        result = submit_sweep(points, names, chunk_size=chunk_size).wait(timeout=1800)
+        side = sides[node]
+        side["sweeps"].append(time.perf_counter() - t0)
+        side["cpu"] += (worker_cpu(pid) - cpu0) / repeat
+        side["client_cpu"] += (time.process_time() - own0) / repeat
+        side["bets"] = int(result.frame["bets"].sum())
+for side in sides.values():
+    side["sweep"] = statistics.median(side["sweeps"])
+out = {"sides": [sides[node] for _, node in workers], "n": result.n_tried,
+       "load": os.getloadavg()[0], "ceiling": {"alone": alone, "together": together}}
 if mode == "both":
-    cpu0, t0 = worker_cpu(), time.perf_counter()
+    pid, node = workers[-1]
+    only(node)
+    cpu0, t0 = worker_cpu(pid), time.perf_counter()
     runs = [fb.backtest(p.filter) for p in points]
     for run in runs:
         run.wait(timeout=3600, poll=0.05)
     out["single"] = time.perf_counter() - t0
-    out["single_cpu"] = worker_cpu() - cpu0
+    out["single_cpu"] = worker_cpu(pid) - cpu0
     out["single_bets"] = sum(int(run.summary()["bets"]) for run in runs)
 print(json.dumps(out))
 """
-
-
-def _pooled(sides: list[dict]) -> dict:
-    """One worker size's figures over every round: the median of all its sweeps, the mean CPU
-    per sweep, and the rest from the round that also ran the single backtests (the last)."""
-    merged = dict(sides[-1])
-    merged["sweeps"] = [t for side in sides for t in side["sweeps"]]
-    merged["sweep"] = statistics.median(merged["sweeps"])
-    merged["cpu"] = statistics.mean(side["cpu"] for side in sides)
-    merged["client_cpu"] = statistics.mean(side["client_cpu"] for side in sides)
-    assert len({side["bets"] for side in sides}) == 1, [side["bets"] for side in sides]
-    return merged
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,78 +194,71 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed sweeps per worker (their median is used)"
     )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="alternations of a 1-process and a 2-process worker (the medians pool them all)",
-    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, bench._terminate)
     print(f"Redis {bench.REDIS_URL} (flushed at the end), PostgreSQL database of its own")
     n, chunk, matches = str(args.filters), str(args.chunk_size), str(args.matches)
 
-    def sweep_args(mode: str, pid: str) -> list[str]:
-        return [n, chunk, mode, matches, pid, str(args.repeat)]
+    def sweep_args(mode: str, workers: str) -> list[str]:
+        return [n, chunk, mode, matches, workers, str(args.repeat)]
 
     try:
         bench.flush_redis()
         with tempfile.TemporaryDirectory() as tmp, bench.scratch_database() as url:
             env = bench.redis_env(Path(tmp), url)
-            print("demo matches:", bench.run_client(env, CLIENT, *sweep_args("load", "0")))
-            ones: list[dict] = []
-            twos: list[dict] = []
-            for round_no in range(args.rounds):
-                last = round_no == args.rounds - 1
-                with bench.worker(env, f"one-{round_no}", 1) as run:
-                    window = bench.CpuWindow()
-                    pid = str(run.process.pid)
-                    ones.append(
-                        bench.run_client(env, CLIENT, *sweep_args("sweep", pid), timeout=3600)
-                    )
-                    busy_one = window.summary()
-                with bench.worker(env, f"two-{round_no}", 2) as run:
-                    window = bench.CpuWindow()
-                    mode = "sweep" if args.no_single or not last else "both"
-                    pid = str(run.process.pid)
-                    twos.append(bench.run_client(env, CLIENT, *sweep_args(mode, pid), timeout=7200))
-                    busy_two = window.summary()
+            print("demo matches:", bench.run_client(env, CLIENT, *sweep_args("load", "0:-")))
+            with bench.worker(env, "one", 1) as w1, bench.worker(env, "two", 2) as w2:
+                window = bench.CpuWindow()
+                mode = "sweep" if args.no_single else "both"
+                spec = ",".join(f"{w.process.pid}:{w.node}" for w in (w1, w2))
+                out = bench.run_client(env, CLIENT, *sweep_args(mode, spec), timeout=7200)
+                busy = window.summary()
     finally:
         bench.stop_children()
         bench.flush_redis()
-    one, two = _pooled(ones), _pooled(twos)
-    assert one["bets"] == two["bets"] == two.get("single_bets", two["bets"]), (one, two)
+    one, two = out["sides"]
+    one["n"] = two["n"] = out["n"]
+    assert one["bets"] == two["bets"] == out.get("single_bets", two["bets"]), out
     scaling = one["sweep"] / two["sweep"]
-    if "single" in two:
-        speedup = two["single"] / two["sweep"]
+    if "single" in out:
+        speedup = out["single"] / two["sweep"]
         print(
-            f"a. {two['n']} filters, {two['bets']} bets: fb.sweep {two['sweep']:.2f} s, "
-            f"one fb.backtest each {two['single']:.2f} s: {speedup:.1f}x "
+            f"a. {out['n']} filters, {two['bets']} bets: fb.sweep {two['sweep']:.2f} s, "
+            f"one fb.backtest each {out['single']:.2f} s: {speedup:.1f}x "
             f"(target >= {SPEEDUP_TARGET:.0f}x) {bench.verdict(speedup >= SPEEDUP_TARGET)}"
         )
         print(
-            f"   worker CPU: {two['cpu']:.2f} s for the sweep, {two['single_cpu']:.2f} s for the "
-            f"backtests ({two['single_cpu'] / two['cpu']:.1f}x; PostgreSQL's work storing "
+            f"   worker CPU: {two['cpu']:.2f} s for the sweep, {out['single_cpu']:.2f} s for the "
+            f"backtests ({out['single_cpu'] / two['cpu']:.1f}x; PostgreSQL's work storing "
             "every backtest's bets is not in it)"
         )
     print(
         f"b. sweep on 1 process {one['sweep']:.2f} s, on 2 processes {two['sweep']:.2f} s: "
         f"{scaling:.2f}x (target >= {SCALING_TARGET}x) {bench.verdict(scaling >= SCALING_TARGET)}"
     )
-    if args.repeat > 1 or args.rounds > 1:
+    if args.repeat > 1:
         print(
-            f"   medians of {args.rounds} x {args.repeat} sweeps each, one worker after the "
-            "other: "
+            f"   medians of {args.repeat} sweeps each, the two workers taking turns: "
             + "; ".join(
                 f"{label} " + ", ".join(f"{t:.2f}" for t in sorted(side["sweeps"])) + " s"
                 for label, side in (("1 process", one), ("2 processes", two))
             )
         )
-    if args.rounds > 1:
+        pairs = sorted(a / b for a, b in zip(one["sweeps"], two["sweeps"], strict=True))
         print(
-            "   each round's ratio: "
-            + ", ".join(f"{a['sweep'] / b['sweep']:.2f}x" for a, b in zip(ones, twos, strict=True))
+            "   ratio of each turn (a 1-process sweep over the 2-process sweep after it): "
+            f"median {statistics.median(pairs):.2f}x, range {pairs[0]:.2f}-{pairs[-1]:.2f}x"
         )
+    alone, together = out["ceiling"]["alone"], out["ceiling"]["together"]
+    ceilings = sorted(2 * a / b for a, b in zip(alone, together, strict=True))
+    ceiling = 2 * statistics.median(alone) / statistics.median(together)
+    print(
+        f"   this machine's ceiling, measured in the same turns: the {out['n']} filters "
+        f"evaluated in process by one process {statistics.median(alone):.2f} s, the same by "
+        f"each of two at once {statistics.median(together):.2f} s: {ceiling:.2f}x (turns "
+        f"{ceilings[0]:.2f}-{ceilings[-1]:.2f}x; 2.00x if the two cores did not slow each "
+        f"other; a sweep cannot scale better). The sweep reached {scaling / ceiling:.0%} of it."
+    )
     per = [1000 * one["cpu"] / one["n"], 1000 * two["cpu"] / two["n"]]
     print(
         f"   worker CPU per filter: {per[0]:.1f} ms on 1 process, {per[1]:.1f} ms on 2 "
@@ -224,12 +266,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{one['cpu'] / one['sweep']:.2f} on 1 process, {two['cpu'] / two['sweep']:.2f} on 2"
     )
     print(
-        f"   client CPU (submit, follow, read the result): {one['client_cpu']:.2f} s and "
-        f"{two['client_cpu']:.2f} s; load average (1 min) at the end: {one['load']:.1f} and "
-        f"{two['load']:.1f}"
+        f"   client CPU per sweep (submit, follow, read the result): {one['client_cpu']:.2f} s "
+        f"and {two['client_cpu']:.2f} s; load average (1 min) at the end: {out['load']:.1f}"
     )
-    print(f"   1 process: {busy_one}")
-    print(f"   2 processes (sweep and the single backtests): {busy_two}")
+    print(f"   both workers' turns{' and the single backtests' if 'single' in out else ''}: {busy}")
 
 
 if __name__ == "__main__":

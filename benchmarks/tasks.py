@@ -42,6 +42,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -183,9 +184,11 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
 class WorkerRun:
     """A benchmark's worker: its log, and its main process (the pool are its children)."""
 
-    def __init__(self, log: Path, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, log: Path, process: subprocess.Popen[bytes], node: str) -> None:
         self.log = log
         self.process = process
+        #: The worker's node name, for remote control (``destination=[node]``).
+        self.node = node
 
     def read_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -209,10 +212,11 @@ def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[WorkerR
     data_dir = Path(env["FILTERBETS_DATA_DIR"])
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / f"worker-{name}.log"
+    node = f"bench-{name}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     cmd = worker_command(
         concurrency=concurrency,
         loglevel="INFO",
-        hostname=f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
+        hostname=node,
         logfile=log,
         pool="prefork",
     )
@@ -232,7 +236,7 @@ def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[WorkerR
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {name} did not start; see {log}")
             time.sleep(0.1)
-        yield WorkerRun(log, process)
+        yield WorkerRun(log, process, node)
     finally:
         _stop(process)
         with contextlib.suppress(ValueError):
