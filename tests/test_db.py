@@ -548,3 +548,53 @@ def test_sqlite_task_states_are_read_on_one_engine_per_process(settings_env: Pat
     assert os.read(reader, 1) == b"1"
     os.waitpid(pid, 0)
     os.close(reader)
+
+
+def test_a_tasks_database_calls_share_one_connection_that_closes_with_the_task(
+    pg_url: str, settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-task engine rule: a task's calls share one engine (one connection on
+    PostgreSQL), gone when the task ends, also when it fails; outside a task, a call each."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from filterbets_nb.tasks.base import RetryingTask, task_db
+    from filterbets_nb.tasks.celery_app import celery_app
+    from tests.conftest import use_empty_database
+
+    use_empty_database(pg_url, monkeypatch)
+
+    async def backend_pid(session: Any) -> int:
+        return int((await session.execute(text("select pg_backend_pid()"))).scalar_one())
+
+    @celery_app.task(base=RetryingTask, name="tests.two_database_calls", shared=False)
+    def two_calls(fail: bool = False) -> list[int]:
+        pids = [task_db(backend_pid), task_db(backend_pid)]
+        if fail:
+            raise ValueError(f"failing after {pids}")
+        return pids
+
+    async def connected(session: Any, pid: int) -> int:
+        stmt = text("select count(*) from pg_stat_activity where pid = :pid")
+        return int((await session.execute(stmt, {"pid": pid})).scalar_one())
+
+    def closed(pid: int) -> bool:
+        deadline = time.monotonic() + 10  # the server ends the backend a moment after
+        while run_async(lambda s: connected(s, pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return run_async(lambda s: connected(s, pid)) == 0
+
+    def loops() -> int:
+        return sum(t.name == "filterbets-db" for t in threading.enumerate())
+
+    before = loops()
+    first, second = two_calls()
+    assert first == second
+    assert closed(first) and loops() == before
+    with pytest.raises(ValueError, match="failing after") as failed:
+        two_calls(fail=True)
+    pid = int(str(failed.value).split("[")[1].split(",")[0])
+    assert closed(pid) and loops() == before
+    assert two_calls()[0] not in (first, pid)  # the next run connects anew

@@ -3,13 +3,17 @@
 The spec's ``get_async_session()`` creates a new ``AsyncEngine`` for every session and never
 disposes it: each call leaks a connection pool, and a pooled engine reused across
 ``asyncio.run()`` calls fails ("Future attached to a different loop", then asyncpg's "another
-operation is in progress"). Here every :func:`run_async` call builds one engine for its own event
-loop and disposes it before the loop closes, so no connection outlives the call and nothing is
-bound to a dead loop. That is the rule for workers (a task's engine never outlives the task).
+operation is in progress"). Here an engine lives on one event loop and is disposed before that
+loop stops, so no connection outlives its owner and nothing is bound to a dead loop:
 
-The client side (notebook, CLI) uses :func:`run_shared` instead: one pooled engine per database
-URL for the life of the process, on one event loop in a daemon thread, so a bar polling every
-0.2 s reuses a connection instead of opening one per poll.
+- :func:`run_async`: one engine for one call, on a loop of its own (imports, scripts).
+- :class:`LoopEngines`: one event loop in a helper thread owning one pooled engine per database
+  URL. The client side (notebook, CLI) keeps one for the life of the process
+  (:func:`run_shared`), so a bar polling every 0.2 s reuses a connection instead of opening
+  one per poll. A worker's task gets one of its own for the length of the task
+  (``tasks.base.task_db``): that is the rule for workers, a task's engine never outlives the
+  task, while the task's several database calls (read its matches, store its rows) share one
+  connection set-up instead of paying one each.
 """
 
 from __future__ import annotations
@@ -103,19 +107,19 @@ def run_coro(factory: Callable[[], Awaitable[T]], *, isolate: bool = False) -> T
         return pool.submit(asyncio.run, wrapper()).result()
 
 
-class _SharedLoop:
+class LoopEngines:
     """One event loop in a daemon thread owning one pooled engine per database URL.
 
-    The client side (a notebook polling a bar every 0.2 s, its other threads, the CLI) sends
-    every coroutine here, so the pool's connections are only ever used on the loop they were
-    made on, whatever thread or event loop the caller runs in, and a poll reuses a pooled
-    connection instead of opening one. Workers do not use it: there each task keeps the
-    engine-per-call rule of :func:`run_async` (a forked pool child must not inherit a pool).
+    Every coroutine sent here runs on that loop, so the pool's connections are only ever used
+    on the loop they were made on, whatever thread or event loop the caller runs in. Nothing
+    starts until the first call. A forked child starts afresh (it must not use its parent's
+    connections). :meth:`close` disposes the engines and stops the loop.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._pid = 0
         self._engines: dict[str, AsyncEngine] = {}
 
@@ -125,10 +129,15 @@ class _SharedLoop:
                 self._engines = {}
                 self._pid = os.getpid()
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(
+                self._thread = threading.Thread(
                     target=self._loop.run_forever, name="filterbets-db", daemon=True
-                ).start()
+                )
+                self._thread.start()
             return self._loop
+
+    def on_loop_thread(self) -> bool:
+        """Whether the caller runs on this loop's thread (where waiting for it would hang)."""
+        return self._thread is not None and threading.current_thread() is self._thread
 
     def engine(self, url: str) -> AsyncEngine:
         """Called on the loop thread only, so the dict needs no lock of its own."""
@@ -137,10 +146,36 @@ class _SharedLoop:
         return self._engines[url]
 
     def run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """``factory()`` on the loop. If the caller is interrupted while it waits (a task's soft
+        time limit), the coroutine still commits or rolls back before the interrupt goes on."""
+
         async def wrapper() -> T:
             return await factory()
 
-        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop()).result()
+        future = asyncio.run_coroutine_threadsafe(wrapper(), self.loop())
+        try:
+            return future.result()
+        except BaseException:
+            concurrent.futures.wait([future])
+            raise
+
+    def session(self, fn: Callable[[AsyncSession], Awaitable[T]], url: str | None = None) -> T:
+        """``fn(session)`` on the pooled engine for ``url`` (default: the configured database);
+        commits on success, rolls back on error."""
+        target = url or get_settings().database
+
+        async def main() -> T:
+            engine = self.engine(target)
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                try:
+                    value = await fn(session)
+                    await session.commit()
+                    return value
+                except BaseException:
+                    await session.rollback()
+                    raise
+
+        return self.run(main)
 
     def dispose(self) -> None:
         """Close every pooled connection (tests, and settings that changed for good)."""
@@ -154,8 +189,22 @@ class _SharedLoop:
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result()
 
+    def close(self) -> None:
+        """Dispose the engines, stop the loop and its thread; a later call starts anew."""
+        if self._loop is None or self._pid != os.getpid():
+            return
+        try:
+            self.dispose()
+        finally:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join()
+            loop.close()
 
-_shared = _SharedLoop()
+
+_shared = LoopEngines()
 
 
 def run_shared(fn: Callable[[AsyncSession], Awaitable[T]], url: str | None = None) -> T:
@@ -165,20 +214,7 @@ def run_shared(fn: Callable[[AsyncSession], Awaitable[T]], url: str | None = Non
     with new settings switches databases (the old engine stays pooled until
     :func:`dispose_shared`).
     """
-    target = url or get_settings().database
-
-    async def main() -> T:
-        engine = _shared.engine(target)
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            try:
-                value = await fn(session)
-                await session.commit()
-                return value
-            except BaseException:
-                await session.rollback()
-                raise
-
-    return _shared.run(main)
+    return _shared.session(fn, url)
 
 
 def dispose_shared() -> None:

@@ -66,10 +66,12 @@ def _bets_over(leagues: Sequence[str] | None, seasons: Sequence[str] | None) -> 
 class SweepRun:
     """Handle on one submitted sweep: one aggregate bar (filters done / total), wait, result."""
 
-    def __init__(self, run_id: str, label: str = "") -> None:
+    def __init__(
+        self, run_id: str, label: str = "", row: research_store.ResearchRun | None = None
+    ) -> None:
         self.run_id = run_id
         self.label = label
-        run = self._run()
+        run = row if row is not None else self._run()  # a submit has the row it just stored
         self.grid = list(run.grid)
         self.scope = dict(run.scope)
         self.chunks = [tuple(c) for c in run.chunks]
@@ -229,7 +231,7 @@ def submit_sweep(
     )
     run_shared(lambda s: research_store.create_run(s, row))
     sweep_workflow(run_id, chunks, task_ids).apply_async()
-    return SweepRun(run_id, label=label)
+    return SweepRun(run_id, label=label, row=row)
 
 
 def sweep(make_filter: MakeFilter, **grid: Any) -> SweepRun:

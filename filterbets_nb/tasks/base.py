@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from filterbets_nb.config import get_settings
 from filterbets_nb.db import store
 from filterbets_nb.db.models import utcnow
-from filterbets_nb.db.session import run_async
+from filterbets_nb.db.session import LoopEngines, run_async
 from filterbets_nb.tasks.progress import describe_error
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,30 @@ class ConnectionLost(ConnectionError):
     :func:`is_connection_error`); raised from it so the autoretry policy sees it."""
 
 
+#: The running task's database loop and engine (:class:`~filterbets_nb.db.session.LoopEngines`),
+#: per thread: a pool process's task runs in its main thread; any other thread (a helper that
+#: reports progress) gets an engine per call.
+_task_engines = threading.local()
+
+
 class RetryingTask(Task):
-    """A task retried on passing faults with the backoff of :func:`retry_countdown`."""
+    """A task retried on passing faults with the backoff of :func:`retry_countdown`.
+
+    Each run has one database engine for all its :func:`task_db` calls, disposed when the run
+    ends: the per-task engine rule, without a connection set-up (connect, the dialect's first
+    queries, a thread and a loop) for every call. A chunk of a sweep reads, then stores: on
+    PostgreSQL the second call saves about 10 ms.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        engines = LoopEngines()  # starts nothing until the first task_db
+        outer = getattr(_task_engines, "current", None)
+        _task_engines.current = engines
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _task_engines.current = outer
+            engines.close()
 
     def retry(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("countdown") is None and kwargs.get("eta") is None:
@@ -140,12 +163,17 @@ RETRY_POLICY: dict[str, Any] = {
 
 
 def task_db(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """A task's database work: its own engine, run in a helper thread (see ``run_async``).
+    """A task's database work, in a helper thread (Celery raises a soft time limit in the main
+    thread, where it must interrupt a wait, not a half-done transaction): on the running task's
+    engine (see :class:`RetryingTask`), else on an engine of its own (``run_async``).
 
     A lost connection that surfaces as another error (a failed rollback, a wrapped driver
     error) is re-raised as :class:`ConnectionLost`, so it is retried like any connection fault.
     """
+    engines: LoopEngines | None = getattr(_task_engines, "current", None)
     try:
+        if engines is not None and not engines.on_loop_thread():
+            return engines.session(fn)
         return run_async(fn, isolate=True)
     except Exception as exc:
         if not isinstance(exc, RETRYABLE) and is_connection_error(exc):
