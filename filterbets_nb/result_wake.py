@@ -9,7 +9,8 @@ the pause as a task's state lands, so the end is read within a millisecond or tw
 
 - Redis result backend: Celery stores every state with ``SET`` and ``PUBLISH`` on a channel
   named as the state's key (``celery-task-meta-<id>``) in one pipeline, so a subscriber to the
-  run's task keys hears each state as it is stored: progress, the end, a failure, a revoke.
+  run's task keys hears each state as it is stored; it wakes on the ends (success, failure,
+  revoke), not on progress.
 - SQLite result backend (the embedded default): a commit to the results file, or to the
   database beside it, watched with inotify (:mod:`.fs_watch`).
 - anything else (or inotify missing, Redis unreachable): a plain sleep, the poll as before.
@@ -21,12 +22,14 @@ correctness; every pause stays bounded.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from filterbets_nb.config import Settings, get_settings
+from filterbets_nb.status import ENDED_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ SUBSCRIBE_TIMEOUT = 2.0
 class Wake(Protocol):
     """``wait(timeout)`` pauses up to ``timeout`` seconds and returns True if it woke early.
 
-    ``prompt``: every state a task stores wakes it, once the state (and the rows the task
+    ``prompt``: every end a task stores wakes it, once the state (and the rows the task
     committed before storing it) can be read. A Redis wake is prompt; a file watch is not (a
     SQLite commit writes its log before readers see it, so a waiter woken by it may read too
     early and must read again soon)."""
@@ -102,7 +105,7 @@ class RedisWake:
         try:
             while True:
                 message = self._pubsub.get_message(timeout=max(deadline - time.monotonic(), 0.0))
-                if message is not None and message.get("type") == "message":
+                if message is not None and _is_end(message):
                     self._drain()
                     return True
                 if time.monotonic() >= deadline:
@@ -125,6 +128,19 @@ class RedisWake:
             self._client.close()
         except self._errors:  # closing a connection that is already gone
             pass
+
+
+def _is_end(message: dict[str, Any]) -> bool:
+    """Whether a published state is one a task ends in. Progress is not worth waking for: on
+    two cores the waiter's reads would take CPU from the work (a bar reads every poll anyway).
+    A payload that cannot be read wakes the waiter, which then reads the state itself."""
+    if message.get("type") != "message":
+        return False
+    try:
+        state = json.loads(message["data"]).get("status")
+    except (TypeError, ValueError, AttributeError):
+        return True
+    return state in ENDED_STATES
 
 
 def result_wake(task_ids: Sequence[str], settings: Settings | None = None) -> Wake:

@@ -110,8 +110,8 @@ class HasStatus(Protocol):
 
 
 class _Wake(Protocol):
-    #: Whether every state a task stores wakes :meth:`wait`, and only once it can be read:
-    #: then nothing is gained by reading often, and the pauses start at ``poll``.
+    #: Whether every end a task stores wakes :meth:`wait`, and only once it can be read: then
+    #: nothing is gained by reading often, and the pauses start at ``poll``.
     prompt: bool
 
     def wait(self, timeout: float) -> bool: ...
@@ -162,8 +162,8 @@ def wait_for(
     :data:`FIRST_POLL` and grows to ``poll``; ``sleep`` takes it, and may return early when
     it learns that something changed. By default that is the run's ``wake()`` (its tasks'
     states as the result backend stores them) if it has one, else :func:`time.sleep`; with a
-    wake that hears every state as it becomes readable (``prompt``) the pauses are ``poll``
-    from the start, since the end wakes the wait anyway.
+    wake that hears every end as it becomes readable (``prompt``) the pauses are ``poll`` from
+    the start, since the end wakes the wait anyway.
     """
     wake: _Wake | None = None
     if sleep is None:

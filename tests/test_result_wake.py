@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from filterbets_nb.result_wake import RedisWake, SleepWake, result_wake
+from filterbets_nb.result_wake import RedisWake, SleepWake, _is_end, result_wake
 from filterbets_nb.status import FIRST_POLL, JobState, Status, wait_for
 from tests.conftest import free_port
 
@@ -33,29 +33,39 @@ def _store_later(task_id: str, state: str, delay: float = 0.05) -> threading.Tim
     from filterbets_nb.tasks.celery_app import get_app
 
     backend = get_app().backend
-    timer = threading.Timer(delay, backend.store_result, (task_id, {"current": 1}, state))
+    result: Any = ValueError("a fault") if state == "FAILURE" else {"current": 1}
+    timer = threading.Timer(delay, backend.store_result, (task_id, result, state))
     timer.start()
     return timer
 
 
 @pytest.mark.usefixtures("redis_settings")
-def test_a_state_stored_on_redis_wakes_the_wait_of_its_task_and_no_other() -> None:
-    mine, other = str(uuid.uuid4()), str(uuid.uuid4())
-    wake = result_wake([mine])
+def test_the_end_of_a_task_stored_on_redis_wakes_its_wait_and_nothing_else_does() -> None:
+    mine, mine_too, other = (str(uuid.uuid4()) for _ in range(3))
+    wake = result_wake([mine, mine_too])
     try:
         assert isinstance(wake, RedisWake) and wake.prompt
-        _store_later(other, "PROGRESS").join()
-        assert wake.wait(0.2) is False  # another task's state
-        timer = _store_later(mine, "PROGRESS")
+        _store_later(other, "SUCCESS").join()
+        assert wake.wait(0.2) is False  # another task's end
+        _store_later(mine, "PROGRESS").join()
+        assert wake.wait(0.2) is False  # progress: a bar reads it on its own polls
+        timer = _store_later(mine, "SUCCESS")
         assert wake.wait(NEVER) is True
         timer.join()
         assert wake.wait(0.05) is False  # heard once, nothing new since
-        timer = _store_later(mine, "SUCCESS")
+        timer = _store_later(mine_too, "FAILURE")  # (Celery never overwrites a SUCCESS)
         assert wake.wait(NEVER) is True
         timer.join()
     finally:
         wake.close()
     assert not wake.prompt
+
+
+def test_a_published_state_that_cannot_be_read_wakes_the_wait() -> None:
+    assert _is_end({"type": "message", "data": b'{"status": "SUCCESS"}'})
+    assert not _is_end({"type": "message", "data": b'{"status": "PROGRESS"}'})
+    assert _is_end({"type": "message", "data": b"\x80 not json"})
+    assert not _is_end({"type": "subscribe", "data": 1})
 
 
 def test_an_unreachable_redis_gives_a_wait_that_polls(

@@ -86,6 +86,19 @@ async def get_run(session: AsyncSession, run_id: str) -> ResearchRun | None:
     return await session.get(ResearchRun, run_id)
 
 
+async def get_run_state(session: AsyncSession, run_id: str) -> Any:
+    """The run's state columns only (``status``, ``error`` and its times), for a client that
+    reads them every poll: not the grid points, which a 500-filter sweep holds by the 100 KB."""
+    stmt = select(
+        ResearchRun.status,
+        ResearchRun.error,
+        ResearchRun.created_at,
+        ResearchRun.started_at,
+        ResearchRun.finished_at,
+    ).where(ResearchRun.id == run_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
 async def unfinished_runs(session: AsyncSession, since: dt.datetime) -> list[ResearchRun]:
     """Runs created after ``since`` that have not ended, oldest first (for recovery)."""
     stmt = (

@@ -99,7 +99,9 @@ class SweepRun:
 
         Reads only: a link that failed shows as the run's FAILURE here at once (its worker's
         ``on_failure`` writes the row a moment later)."""
-        run = self._run()
+        run = run_shared(lambda s: research_store.get_run_state(s, self.run_id))
+        if run is None:
+            raise KeyError(f"no research run {self.run_id!r} in the database")
         state, error = run.status, run.error
         done = self.n_filters if state == JobState.SUCCESS else 0
         if state not in ENDED_STATES:
