@@ -582,14 +582,17 @@ def sweep_cmd(
 
     # As the backtest command: a worker is started unless FILTERBETS_WORKER_AUTOSTART=0.
     connect(start_worker=autostart_allowed(), quiet=True)
-    run = submit_sweep(
-        points,
-        list(grid),
-        leagues=spec.get("leagues"),
-        seasons=spec.get("seasons"),
-        chunk_size=spec.get("chunk_size"),
-        label=str(spec.get("label", "")),
-    )
+    try:
+        run = submit_sweep(
+            points,
+            list(grid),
+            leagues=spec.get("leagues"),
+            seasons=spec.get("seasons"),
+            chunk_size=spec.get("chunk_size"),
+            label=str(spec.get("label", "")),
+        )
+    except (TypeError, ValueError) as exc:  # the scope (ScopeError is a ValueError)
+        raise _fail(f"{spec_file}: {exc}") from exc
     # The backtest command's path: the one wait loop, drawing with the one text renderer.
     bar = _StderrBar(run.label or f"sweep of {run.n_filters} filters")
     keep = worker_keeper()

@@ -169,7 +169,7 @@ def _autostart_wanted() -> bool:
     return _autostart[0] and autostart_allowed()
 
 
-def _codes(value: str | Sequence[str] | None, what: str) -> list[str]:
+def scope_codes(value: str | Sequence[str] | None, what: str) -> list[str]:
     """A list of codes from one code or a sequence of them (``"E0"`` means ``["E0"]``)."""
     if value is None:
         return []
@@ -233,8 +233,8 @@ def _validate(
     if parsed.stake > MAX_STAKE:
         raise ValueError(f"stake must be at most {MAX_STAKE:g} units, got {parsed.stake:g}")
     scope = {
-        "leagues": _codes(leagues, "leagues"),
-        "seasons": _codes(seasons, "seasons"),
+        "leagues": scope_codes(leagues, "leagues"),
+        "seasons": scope_codes(seasons, "seasons"),
     }
     limit = _check_limit(soft_time_limit)
     return _Submission(parsed, scope, job_label(parsed, label), limit)
@@ -680,8 +680,8 @@ def matches(
 ) -> pd.DataFrame:
     """Stored matches with their pre-match features, in kick-off order (for local research)."""
     ensure_schema()
-    codes = _codes(leagues, "leagues") or None
-    years = _codes(seasons, "seasons") or None
+    codes = scope_codes(leagues, "leagues") or None
+    years = scope_codes(seasons, "seasons") or None
     # A copy: the loader builds the frame column by column, and adding a column to that frame
     # in a notebook would warn "highly fragmented".
     return run_shared(lambda s: store.load_matches(s, codes, years)).copy()

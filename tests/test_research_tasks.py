@@ -78,11 +78,10 @@ local = sweep_in_process(fb.matches(), make, **GRID)
 columns = ["lo", "pts", "bets", "profit", "roi", "p_value", "p_adj", "p_holm", "sharpe"]
 same = result.frame[columns].round(9).equals(local.frame[columns].round(9))
 again = fb.load_sweep(run.run_id).result()
-empty = fb.sweep(make, leagues=["NOPE"], **GRID)
 try:
-    empty.wait(timeout=300)
+    fb.sweep(make, leagues="NOPE", **GRID)  # refused at submit, as a backtest's scope is
     error = None
-except fb.BacktestFailed as exc:
+except fb.ScopeError as exc:
     error = str(exc)
 cancelled = fb.sweep(make, chunk_size=1, **GRID)
 cancelled.cancel()
@@ -120,7 +119,7 @@ print(json.dumps(out))
     assert out["tasks"] == 1 + 3  # prepare, three chunks of at most 5 (4 each: even chunks)
     assert out["final"]["current"] == out["final"]["total"] == 12
     assert out["seen"] == sorted(out["seen"])  # the aggregate bar never goes back
-    assert "no matches stored for leagues=['NOPE']" in out["error"]
+    assert out["error"].startswith("no stored match in the scope (leagues NOPE); stored: ")
     assert out["cancel"] == ["cancelled", "REVOKED"]
     if embedded:
         assert out["wf_same"] and out["folds"] == 2
@@ -147,6 +146,10 @@ def test_cli_sweep(env: dict[str, str], tmp_path: Path) -> None:
     assert "3 filters tried" in proc.stdout
     assert "best by roi (>= 10 bets)" in proc.stdout and "after trying 3" in proc.stdout
     assert "3/3" in proc.stderr  # the aggregate bar, on stderr
+    spec_file.write_text(json.dumps({**spec, "leagues": "NOPE"}))
+    refused = cli(env, "sweep", str(spec_file))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "spec.json: no stored match in the scope (leagues NOPE" in refused.stderr
 
 
 def test_chunks_are_even_and_cover_the_grid() -> None:

@@ -139,16 +139,16 @@ def test_bad_submit_inputs_are_refused_before_anything_is_stored(
 
 
 def test_scope_codes_are_bounded_once_by_the_columns_they_match() -> None:
-    from filterbets_nb.client import _codes
+    from filterbets_nb.client import scope_codes
     from filterbets_nb.db.limits import MAX_SCOPE_ITEMS, SCOPE_CODE_LIMITS, TEXT_LIMITS
 
     assert {"leagues": TEXT_LIMITS["league"], "seasons": TEXT_LIMITS["season"]} == SCOPE_CODE_LIMITS
     for what, longest in SCOPE_CODE_LIMITS.items():
-        assert _codes("x" * longest, what) == ["x" * longest]
+        assert scope_codes("x" * longest, what) == ["x" * longest]
         with pytest.raises(ValueError, match=f"1 to {longest} characters"):
-            _codes("x" * (longest + 1), what)
+            scope_codes("x" * (longest + 1), what)
         with pytest.raises(ValueError, match=f"at most {MAX_SCOPE_ITEMS} {what}"):
-            _codes(["a"] * (MAX_SCOPE_ITEMS + 1), what)
+            scope_codes(["a"] * (MAX_SCOPE_ITEMS + 1), what)
 
 
 def test_absurd_stake_and_non_filters_are_refused(settings_env: Path) -> None:

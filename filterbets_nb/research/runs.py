@@ -24,7 +24,9 @@ from filterbets_nb.client import (
     BacktestCancelled,
     BacktestFailed,
     backtest,
+    check_scope,
     no_worker_hint,
+    scope_codes,
     worker_keeper,
 )
 from filterbets_nb.config import get_settings
@@ -205,18 +207,23 @@ def submit_sweep(
     points: Sequence[GridPoint],
     grid: Sequence[str],
     *,
-    leagues: Sequence[str] | None = None,
-    seasons: Sequence[str] | None = None,
+    leagues: str | Sequence[str] | None = None,
+    seasons: str | Sequence[str] | None = None,
     label: str = "",
     chunk_size: int | None = None,
     kind: str = "sweep",
 ) -> SweepRun:
-    """Store the run row with its grid points and send its workflow; returns at once."""
+    """Store the run row with its grid points and send its workflow; returns at once.
+
+    The scope is checked here, as a backtest's is: ``leagues="E0"`` means ``["E0"]``, and a
+    scope with no stored match raises :class:`~filterbets_nb.client.ScopeError` naming what is
+    stored, in the cell that asked, instead of a run that fails on a worker."""
     from filterbets_nb.tasks.research_tasks import chunk_bounds, sweep_workflow
 
     if not points:
         raise ValueError("a sweep needs at least one grid point")
-    ensure_schema()
+    leagues, seasons = scope_codes(leagues, "leagues"), scope_codes(seasons, "seasons")
+    check_scope({"leagues": leagues, "seasons": seasons})  # (and the schema)
     chunks = chunk_bounds(len(points), chunk_size)
     run_id = str(uuid.uuid4())
     task_ids = [str(uuid.uuid4()) for _ in range(len(chunks) + 1)]
