@@ -80,6 +80,27 @@ def test_binary_copy_reads_back_as_the_driver_encoding(
     assert (numpy_built["outcome"] == "lossé").any()
 
 
+def test_a_backtest_without_bets_stores_none_on_postgresql(
+    settings_env: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter that selects no match: the bets frame is empty, and storing it is a no-op (it
+    failed in the binary encoder: "cannot reshape array of size 0")."""
+    use_empty_database(pg_url, monkeypatch)
+    empty = bets_frame(np.array([], dtype=np.int64))
+    data = copy_binary.encode(empty.assign(job_id="j", seq=1), TYPES)
+    # The format's header (signature, flags, extension length) and end marker, no row.
+    assert data == b"PGCOPY\n\xff\r\n\x00" + bytes(8) + b"\xff\xff"
+    job_id = str(uuid.uuid4())
+
+    async def write(session: Any) -> None:
+        session.add(BacktestJob(id=job_id, filter={}, scope={}, status="PENDING"))
+        await session.flush()
+        await store.replace_bets(session, job_id, empty)
+
+    run_async(write)
+    assert run_async(lambda s: store.load_bets(s, job_id)).empty
+
+
 def test_kinds_it_does_not_encode_are_left_to_the_driver() -> None:
     json_like = pd.DataFrame({"odds_extra": ['{"a": 1}']})
     assert copy_binary.encode(json_like, {"odds_extra": JSON()}) is None

@@ -77,7 +77,8 @@ def _fixed(values: pd.Series, kind: TypeEngine[Any]) -> _Column | None:
         data = np.where(null, 0, (stamps - _PG_EPOCH).astype(np.int64)).astype(">i8")
     else:
         return None
-    return _Column(null, data=data.reshape(len(values), -1).view(np.uint8))
+    # One value a row, then its bytes: (n, 1) -> (n, width), also for n = 0.
+    return _Column(null, data=data.reshape(len(values), 1).view(np.uint8))
 
 
 def _text(values: pd.Series) -> _Column | None:

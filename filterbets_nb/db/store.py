@@ -140,6 +140,8 @@ async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) ->
     driver = await _asyncpg_connection(session)
     if driver is None:
         return False
+    if frame.empty:  # a filter that selected no match: nothing to send
+        return True
     types = {column.name: column.type for column in Base.metadata.tables[table].columns}
     data = copy_binary.encode(frame, types)
     if data is not None:
