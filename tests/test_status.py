@@ -252,6 +252,43 @@ def test_submit_with_the_broker_down_marks_the_job_failed(
     assert str(caught.value).startswith("could not reach the broker redis://127.0.0.1:")
 
 
+@pytest.mark.services
+def test_a_broker_that_took_a_message_is_not_checked_again_for_a_moment(
+    services_settings: dict[str, str], redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Submitting in a loop connects once to check the broker; another broker URL, or one whose
+    check failed, is checked again (and a dead one still fails the submit at once)."""
+    from kombu.exceptions import OperationalError
+
+    from filterbets_nb import client
+    from filterbets_nb.config import get_settings
+    from filterbets_nb.tasks.celery_app import get_app
+
+    checks: list[str] = []
+    real = type(get_app()).connection_for_write
+
+    def counted(app: Any, *args: Any, **kwargs: Any) -> Any:
+        checks.append(str(app.conf.broker_url))
+        return real(app, *args, **kwargs)
+
+    monkeypatch.setattr(type(get_app()), "connection_for_write", counted)
+    monkeypatch.setattr(client, "_broker_seen", {})
+    monkeypatch.setenv("FILTERBETS_BROKER_URL", redis_url)
+    monkeypatch.setenv("FILTERBETS_RESULT_BACKEND", redis_url)
+    get_settings.cache_clear()
+    for _ in range(3):
+        client._check_broker()
+    assert checks == [redis_url]
+    dead = services_settings["FILTERBETS_BROKER_URL"]
+    monkeypatch.setenv("FILTERBETS_BROKER_URL", dead)
+    monkeypatch.setenv("FILTERBETS_RESULT_BACKEND", dead)
+    get_settings.cache_clear()
+    for _ in range(2):
+        with pytest.raises((OperationalError, OSError)):
+            client._check_broker()
+    assert checks == [redis_url, dead, dead] and dead not in client._broker_seen
+
+
 def test_stale_control_messages_are_cleaned_and_fresh_ones_kept(settings_env: Path) -> None:
     from filterbets_nb.config import get_settings
     from filterbets_nb.worker import clean_control_files

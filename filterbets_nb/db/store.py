@@ -722,8 +722,15 @@ async def has_matches(
 ) -> bool:
     """Whether the scope holds a played match: stops at the first one, where counting them
     reads every match of the scope (a second of a warm million-match backtest's two)."""
-    first = _matches_select(leagues, seasons, features=False).order_by(None).limit(1)
-    return (await session.execute(first)).first() is not None
+    t = matches_table
+    first = select(t.c.id).where(t.c.fthg.is_not(None))  # as _matches_select: played only
+    if leagues:
+        first = first.join(League, League.id == t.c.league_id)
+        first = first.where(League.code.in_(list(leagues)))
+    if seasons:
+        first = first.where(t.c.season.in_(list(seasons)))
+    # One id, not the 130 columns of a match row with its teams joined: a submit asks this.
+    return (await session.execute(first.limit(1))).first() is not None
 
 
 async def matches_version(
