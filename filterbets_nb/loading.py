@@ -7,6 +7,7 @@ the database exactly as it was, and then recompute the touched leagues' pre-matc
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -49,7 +50,15 @@ def _leagues_text(leagues: list[str]) -> str:
         return "no league"
     if len(leagues) <= NAMED_LEAGUES:
         return ", ".join(leagues)
-    return f"{len(leagues)} leagues ({', '.join(leagues[:3])}, ..., {leagues[-1]})"
+    # In natural order, so the ends read SYN1 ... SYN878, not SYN1, SYN10 ... SYN99.
+    ordered = sorted(
+        leagues,
+        key=lambda code: [
+            (0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.findall(r"\d+|\D+", code)
+        ],
+    )
+    return f"{len(leagues)} leagues ({', '.join(ordered[:3])}, ..., {ordered[-1]})"
 
 
 #: Columns of :meth:`LoadReport.table`, one row per file.
