@@ -28,7 +28,7 @@ from filterbets_nb.db.models import utcnow
 from filterbets_nb.db.session import run_shared
 from filterbets_nb.errors import UserError
 from filterbets_nb.filters import Filter, as_filter, job_label
-from filterbets_nb.result_wake import Wake, result_wake
+from filterbets_nb.result_wake import result_wake
 from filterbets_nb.results import BacktestResults
 from filterbets_nb.status import (
     ENDED_STATES,
@@ -36,6 +36,7 @@ from filterbets_nb.status import (
     JobFailed,
     JobState,
     Status,
+    Wake,
     wait_for,
 )
 from filterbets_nb.tasks.celery_app import get_app

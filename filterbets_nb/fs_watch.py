@@ -51,7 +51,7 @@ class FolderWatch:
 
     #: A change wakes :meth:`wait` as it is written, which for a SQLite log is before a reader
     #: sees the commit: a waiter woken by it may have to read again a moment later
-    #: (:class:`filterbets_nb.result_wake.Wake`).
+    #: (:class:`filterbets_nb.status.Wake`).
     prompt = False
 
     def __init__(

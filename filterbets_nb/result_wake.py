@@ -26,10 +26,10 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from filterbets_nb.config import Settings, get_settings
-from filterbets_nb.status import ENDED_STATES
+from filterbets_nb.status import ENDED_STATES, Wake
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +37,6 @@ logger = logging.getLogger(__name__)
 #: (and sleeps its pauses instead): a broken Redis must not delay a wait, which reads the run's
 #: status, and so reports the fault, on its own.
 SUBSCRIBE_TIMEOUT = 2.0
-
-
-class Wake(Protocol):
-    """``wait(timeout)`` pauses up to ``timeout`` seconds and returns True if it woke early.
-
-    ``prompt``: every end a task stores wakes it, once the state (and the rows the task
-    committed before storing it) can be read. A Redis wake is prompt; a file watch is not (a
-    SQLite commit writes its log before readers see it, so a waiter woken by it may read too
-    early and must read again soon)."""
-
-    prompt: bool
-
-    def wait(self, timeout: float) -> bool: ...
-
-    def close(self) -> None: ...
 
 
 class SleepWake:
@@ -81,7 +66,6 @@ class RedisWake:
         self._client = redis.Redis.from_url(url, socket_connect_timeout=SUBSCRIBE_TIMEOUT)
         self._pubsub: Any = self._client.pubsub()
         self.active = False
-        self.prompt = False
         try:
             unique = list(dict.fromkeys(keys))
             self._pubsub.subscribe(*unique)
@@ -91,11 +75,16 @@ class RedisWake:
                 message = self._pubsub.get_message(timeout=deadline - time.monotonic())
                 if message is not None and message.get("type") == "subscribe":
                     pending -= 1
-            self.active = self.prompt = pending == 0
+            self.active = pending == 0
         except self._errors as exc:
             logger.debug("no Redis wake (%s): the wait polls", exc)
         if not self.active:
             self.close()
+
+    @property
+    def prompt(self) -> bool:
+        """Subscribed: every end is heard (see :class:`~filterbets_nb.status.Wake`)."""
+        return self.active
 
     def wait(self, timeout: float) -> bool:
         if not self.active:
@@ -122,7 +111,7 @@ class RedisWake:
             pass
 
     def close(self) -> None:
-        self.active = self.prompt = False
+        self.active = False
         try:
             self._pubsub.close()
             self._client.close()

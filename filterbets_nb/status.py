@@ -103,16 +103,23 @@ class TaskStatusDict(TypedDict):
 
 class HasStatus(Protocol):
     """Anything :func:`wait_for` can wait on. A run may also have a ``wake()`` method returning
-    an object with ``wait(timeout) -> bool`` and ``close()`` (:mod:`filterbets_nb.result_wake`):
-    then each pause ends as soon as one of its tasks stores a state."""
+    a :class:`Wake` (:mod:`filterbets_nb.result_wake` makes them): then each pause ends as soon
+    as one of its tasks stores an end."""
 
     def status(self) -> Status: ...
 
 
-class _Wake(Protocol):
-    #: Whether every end a task stores wakes :meth:`wait`, and only once it can be read: then
-    #: nothing is gained by reading often, and the pauses start at ``poll``.
-    prompt: bool
+class Wake(Protocol):
+    """``wait(timeout)`` pauses up to ``timeout`` seconds and returns True if it woke early.
+
+    ``prompt``: every end a task stores wakes it, once the state (and the rows the task
+    committed before storing it) can be read; then nothing is gained by reading often, and
+    :func:`wait_for`'s pauses start at ``poll``. A Redis wake is prompt; a file watch is not (a
+    SQLite commit writes its log before readers see it, so a waiter woken by it may read too
+    early and must read again soon)."""
+
+    @property
+    def prompt(self) -> bool: ...
 
     def wait(self, timeout: float) -> bool: ...
 
@@ -165,10 +172,11 @@ def wait_for(
     wake that hears every end as it becomes readable (``prompt``) the pauses are ``poll`` from
     the start, since the end wakes the wait anyway.
     """
-    wake: _Wake | None = None
+    wake: Wake | None = None
     if sleep is None:
-        make_wake: Callable[[], _Wake] | None = getattr(run, "wake", None)
+        make_wake: Callable[[], Wake] | None = getattr(run, "wake", None)
         wake = make_wake() if make_wake is not None else None
+    nap = sleep or (wake.wait if wake is not None else time.sleep)
     deadline = None if timeout is None else time.monotonic() + timeout
     told: str | None = None
     pause = poll if wake is not None and wake.prompt else min(poll, FIRST_POLL)
@@ -190,12 +198,7 @@ def wait_for(
                 raise cancelled(f"{what} was cancelled")
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{what} still {state} after {timeout} s")
-            if sleep is not None:
-                sleep(pause)
-            elif wake is not None:
-                wake.wait(pause)
-            else:
-                time.sleep(pause)
+            nap(pause)
             pause = min(poll, pause * POLL_GROWTH)
     finally:
         if wake is not None:

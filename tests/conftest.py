@@ -8,9 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,18 @@ def redis_url() -> Iterator[str]:
         testing.flush_redis(url, timeout=3)
     else:
         testing.release_redis_index(url, f"test-{run_id}")
+
+
+#: Long enough that a wait returning True can only mean "woken" (a timeout returns False).
+NEVER = 60.0
+
+
+def later(action: Callable[[], object], delay: float = 0.05) -> threading.Timer:
+    """``action()`` in a timer thread after ``delay`` seconds (what a waiter is woken by);
+    join the timer before leaving the test."""
+    timer = threading.Timer(delay, action)
+    timer.start()
+    return timer
 
 
 def free_port() -> int:

@@ -6,24 +6,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from filterbets_nb.db import wal_hold
 from filterbets_nb.fs_watch import IN_CLOSE_WRITE, IN_MODIFY, IN_MOVED_TO, FolderWatch
+from tests.conftest import NEVER, later
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
-
-#: Long enough that returning True can only mean "woken" (a timeout returns False).
-NEVER = 60.0
-
-
-def _later(action: object, delay: float = 0.05) -> threading.Timer:
-    timer = threading.Timer(delay, action)  # type: ignore[arg-type]
-    timer.start()
-    return timer
 
 
 @linux
@@ -35,7 +26,7 @@ def test_a_watch_wakes_on_a_matching_file_and_not_on_others(tmp_path: Path) -> N
         assert watch.wait(0.05) is False  # a change to another file does not count
         partial = tmp_path / ".a.msg.partial"
         partial.write_text("{}")
-        timer = _later(lambda: os.replace(partial, tmp_path / "a.msg"))
+        timer = later(lambda: os.replace(partial, tmp_path / "a.msg"))
         assert watch.wait(NEVER) is True
         timer.join()
         (tmp_path / "b.msg").write_text("{}")  # before the wait: kept until it is read
@@ -60,7 +51,7 @@ def test_a_watch_sees_a_sqlite_commit_through_the_log(tmp_path: Path) -> None:
     conn.commit()
     watch = FolderWatch(tmp_path, IN_MODIFY, suffixes=("r.db-wal",))
     try:
-        timer = _later(lambda: (conn.execute("INSERT INTO t VALUES (1)"), conn.commit()))
+        timer = later(lambda: (conn.execute("INSERT INTO t VALUES (1)"), conn.commit()))
         assert watch.wait(NEVER) is True
         timer.join()
     finally:

@@ -13,10 +13,7 @@ import pytest
 
 from filterbets_nb.result_wake import RedisWake, SleepWake, _is_end, result_wake
 from filterbets_nb.status import FIRST_POLL, JobState, Status, wait_for
-from tests.conftest import free_port
-
-#: Long enough that returning True can only mean "woken" (a timeout returns False).
-NEVER = 60.0
+from tests.conftest import NEVER, free_port, later
 
 
 @pytest.fixture
@@ -34,9 +31,7 @@ def _store_later(task_id: str, state: str, delay: float = 0.05) -> threading.Tim
 
     backend = get_app().backend
     result: Any = ValueError("a fault") if state == "FAILURE" else {"current": 1}
-    timer = threading.Timer(delay, backend.store_result, (task_id, result, state))
-    timer.start()
-    return timer
+    return later(lambda: backend.store_result(task_id, result, state), delay)
 
 
 @pytest.mark.usefixtures("redis_settings")

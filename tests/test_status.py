@@ -23,7 +23,7 @@ from filterbets_nb.status import (
     is_ended,
     wait_for,
 )
-from tests.conftest import free_port
+from tests.conftest import free_port, later
 
 
 class Script:
@@ -389,15 +389,12 @@ def test_embedded_transport_writes_whole_messages_only(tmp_path: Path) -> None:
 def test_the_embedded_transport_delivers_a_message_put_while_it_waits(tmp_path: Path) -> None:
     """A drain waiting on the broker folder (fs_watch) returns with a message another thread
     sends; a sleeping poll (60 s here) would not see it before the get's timeout."""
-    import threading
-
     with (
         _embedded_connection(tmp_path, polling_interval=60.0) as conn,
         _embedded_connection(tmp_path, polling_interval=60.0) as sender,
     ):
         consumer_queue = conn.SimpleQueue("woken")
-        timer = threading.Timer(0.2, lambda: sender.SimpleQueue("woken").put({"job": 2}))
-        timer.start()
+        timer = later(lambda: sender.SimpleQueue("woken").put({"job": 2}), 0.2)
         message = consumer_queue.get(timeout=30)
         got = message.payload
         message.ack()

@@ -567,12 +567,21 @@ def _matches_select(
     )
     if features:
         stmt = stmt.outerjoin(f, f.c.match_id == t.c.id)
-    stmt = stmt.where(t.c.fthg.is_not(None))  # fixtures (no result yet) are never played
+    return _played_in_scope(stmt, leagues, seasons).order_by(t.c.kickoff, t.c.id)
+
+
+def _played_in_scope(
+    stmt: Select[Any], leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> Select[Any]:
+    """``stmt`` (over matches joined to their league) kept to the scope's played matches:
+    fixtures (no result yet) are never played."""
+    t = matches_table
+    stmt = stmt.where(t.c.fthg.is_not(None))
     if leagues:
         stmt = stmt.where(League.code.in_(list(leagues)))
     if seasons:
         stmt = stmt.where(t.c.season.in_(list(seasons)))
-    return stmt.order_by(t.c.kickoff, t.c.id)
+    return stmt
 
 
 async def load_matches(
@@ -723,13 +732,10 @@ async def has_matches(
     """Whether the scope holds a played match: stops at the first one, where counting them
     reads every match of the scope (a second of a warm million-match backtest's two)."""
     t = matches_table
-    first = select(t.c.id).where(t.c.fthg.is_not(None))  # as _matches_select: played only
-    if leagues:
-        first = first.join(League, League.id == t.c.league_id)
-        first = first.where(League.code.in_(list(leagues)))
-    if seasons:
-        first = first.where(t.c.season.in_(list(seasons)))
     # One id, not the 130 columns of a match row with its teams joined: a submit asks this.
+    first = _played_in_scope(
+        select(t.c.id).join(League, League.id == t.c.league_id), leagues, seasons
+    )
     return (await session.execute(first.limit(1))).first() is not None
 
 

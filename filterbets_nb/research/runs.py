@@ -42,8 +42,8 @@ from filterbets_nb.research.scan import ScanResult, read_fixtures, scan_fixtures
 from filterbets_nb.research.simulate import Simulation
 from filterbets_nb.research.simulate import simulate as simulate_bets
 from filterbets_nb.research.walkforward import WalkForwardResult, make_folds, walk_forward_result
-from filterbets_nb.result_wake import Wake, result_wake
-from filterbets_nb.status import ENDED_STATES, JobState, ProgressMeta, Status, wait_for
+from filterbets_nb.result_wake import result_wake
+from filterbets_nb.status import ENDED_STATES, JobState, ProgressMeta, Status, Wake, wait_for
 from filterbets_nb.tasks.progress import progress_meta, read_progress
 from filterbets_nb.tasks.scope import scope_args
 
