@@ -108,6 +108,9 @@ def serve(fd: int) -> None:
         try:
             for item in factory(**kwargs):
                 pickle.dump(("item", item), out, protocol=pickle.HIGHEST_PROTOCOL)
+                # Whole now, not when the next item's first bytes push out the buffer's tail:
+                # otherwise the consumer waits for every next item to be made.
+                out.flush()
             pickle.dump(("done", None), out)
         except BrokenPipeError:  # the consumer is gone: nobody to tell
             return
