@@ -35,7 +35,7 @@ def test_sqlite_rows_store_nan_as_null_booleans_as_integers_and_stamps_as_text(
             await connection.exec_driver_sql(
                 "CREATE TABLE t (price FLOAT, won BOOLEAN, n INTEGER, at DATETIME, label VARCHAR)"
             )
-            await bulk.write_rows(connection, "INSERT INTO t VALUES (?, ?, ?, ?, ?)", frame)
+            await bulk.insert_rows(connection, "t", frame)
             result = await connection.exec_driver_sql(
                 "SELECT price, typeof(price), won, typeof(won), n, at, label FROM t"
             )
@@ -46,4 +46,31 @@ def test_sqlite_rows_store_nan_as_null_booleans_as_integers_and_stamps_as_text(
         (None, "null", 0, "integer", 2, "2024-01-06 15:00:00.000000", None),
         (2.0, "real", 1, "integer", 3, None, "c"),
         (None, "null", 0, "integer", 2**40, "2024-01-07 16:30:00.000123", "d"),
+    ]
+
+
+def test_rows_are_updated_by_key_whatever_the_column_order(tmp_path: Path) -> None:
+    """The driver gets each row's floats last; the statements name the columns accordingly."""
+    before = pd.DataFrame(
+        {"a": [1.5, 2.5, 3.5], "id": [1, 2, 3], "b": [10.0, 20.0, 30.0], "tag": ["x", "y", "z"]}
+    )
+    after = pd.DataFrame({"b": [np.nan, 99.0], "tag": ["Y", "Z"], "id": [2, 3], "a": [0.5, 7.0]})
+
+    async def work() -> list[tuple[Any, ...]]:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'u.db'}"
+        async with engine_scope(url) as engine, engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, a FLOAT, b FLOAT, tag VARCHAR)"
+            )
+            await bulk.insert_rows(connection, "t", before)
+            await bulk.update_rows(connection, "t", after, "id")
+            await bulk.insert_rows(connection, "t", pd.DataFrame({"id": [4], "tag": ["only"]}))
+            result = await connection.exec_driver_sql("SELECT id, a, b, tag FROM t ORDER BY id")
+            return [tuple(row) for row in result.all()]
+
+    assert run_coro(work) == [
+        (1, 1.5, 10.0, "x"),
+        (2, 0.5, None, "Y"),
+        (3, 7.0, 99.0, "Z"),
+        (4, None, None, "only"),
     ]

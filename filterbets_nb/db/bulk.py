@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -90,39 +90,68 @@ def _sqlite_column(values: pd.Series, kind: str) -> npt.NDArray[np.object_]:
     return boxed
 
 
-def _sqlite_rows(frame: pd.DataFrame) -> list[list[Any]]:
-    """``frame``'s rows as lists of the values sqlite3 binds (see :func:`_sqlite_column`).
+def _sqlite_rows(frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
+    """``frame``'s rows as lists of the values sqlite3 binds (see :func:`_sqlite_column`), and
+    the column names in the order the lists hold them: the other columns first, then the
+    floats.
 
-    The float columns, most of a match row, become Python floats in one conversion of a
-    row-major block, so each row's floats lie together in memory: made column by column they
-    are scattered, and binding them cost the driver twice as long. NaN stays NaN: SQLite
-    stores a NaN bound as a double as NULL, and the driver binds a float nine times faster
-    than ``None`` (which goes through its adapter lookup).
+    The float columns, most of a match row, become each row's list in one ``tolist`` of a
+    row-major block, and the few other values are put in front: boxing the floats into an
+    object block first and listing that cost a quarter more. Each row's floats also lie
+    together in memory, which halves what the driver spends binding them. NaN stays NaN:
+    SQLite stores a NaN bound as a double as NULL, and the driver binds a float nine times
+    faster than ``None`` (which goes through its adapter lookup).
     """
-    block = np.empty((len(frame), len(frame.columns)), dtype=object)
     kinds = [c.kind if isinstance(c, np.dtype) else "O" for c in frame.dtypes]
     floats = [j for j, kind in enumerate(kinds) if kind == "f"]
-    if floats:
-        numbers = np.ascontiguousarray(frame.iloc[:, floats].to_numpy(dtype=np.float64))
-        block[:, floats] = numbers.astype(object)
-    for j, kind in enumerate(kinds):
-        if kind != "f":
-            block[:, j] = _sqlite_column(frame.iloc[:, j], kind)
-    rows: list[list[Any]] = block.tolist()
-    return rows
+    others = [j for j, kind in enumerate(kinds) if kind != "f"]
+    block = np.ascontiguousarray(frame.iloc[:, floats].to_numpy(dtype=np.float64))
+    rows: list[list[Any]] = block.tolist() if floats else [[] for _ in range(len(frame))]
+    heads = [_sqlite_column(frame.iloc[:, j], kinds[j]) for j in others]
+    if heads:
+        for row, head in zip(rows, zip(*heads, strict=True), strict=True):
+            row[0:0] = head
+    return [str(frame.columns[j]) for j in (*others, *floats)], rows
 
 
-async def write_rows(connection: AsyncConnection, sql: str, frame: pd.DataFrame) -> None:
-    """SQLite: run ``sql`` (``?`` placeholders, one per column of ``frame``) for every row.
+async def _executemany(
+    connection: AsyncConnection, frame: pd.DataFrame, statement: Callable[[list[str]], str]
+) -> None:
+    """SQLite: run ``statement(columns)`` (with ``?N`` for the N-th of ``columns``) for every
+    row of ``frame``, a batch at a time, on the connection's open transaction.
 
     The rows go to the driver's ``executemany`` as they are (SQLAlchemy would want each as a
-    tuple, a copy of every row for nothing), on the connection's open transaction.
+    tuple, a copy of every row for nothing).
     """
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     with _collector_paused():
         for start in range(0, len(frame), _SQLITE_ROWS):
-            await driver.executemany(sql, _sqlite_rows(frame.iloc[start : start + _SQLITE_ROWS]))
+            columns, rows = _sqlite_rows(frame.iloc[start : start + _SQLITE_ROWS])
+            await driver.executemany(statement(columns), rows)
+
+
+async def insert_rows(connection: AsyncConnection, table: str, frame: pd.DataFrame) -> None:
+    """SQLite: insert every row of ``frame`` (columns by name) into ``table``."""
+
+    def statement(columns: list[str]) -> str:
+        marks = ", ".join(f"?{n}" for n in range(1, len(columns) + 1))
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+    await _executemany(connection, frame, statement)
+
+
+async def update_rows(
+    connection: AsyncConnection, table: str, frame: pd.DataFrame, key: str
+) -> None:
+    """SQLite: set the other columns of ``frame`` on the row of ``table`` whose ``key`` is the
+    frame row's, for every row."""
+
+    def statement(columns: list[str]) -> str:
+        assignments = ", ".join(f"{c} = ?{n}" for n, c in enumerate(columns, 1) if c != key)
+        return f"UPDATE {table} SET {assignments} WHERE {key} = ?{columns.index(key) + 1}"
+
+    await _executemany(connection, frame, statement)
 
 
 async def copy_in(

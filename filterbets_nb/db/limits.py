@@ -78,7 +78,7 @@ def first_violation(frame: pd.DataFrame) -> tuple[int, str, str] | None:
         if limit:
             # A column holds a few dozen distinct names: checking those first makes the common
             # case (nothing wrong) cost one hash pass instead of two string scans per row.
-            distinct = pd.unique(values.to_numpy(dtype=object)).tolist()
+            distinct = pd.unique(values).tolist()
             if not any("\x00" in t or len(t) > limit for t in map(str, distinct)):
                 continue
             text = values.astype(str)

@@ -157,7 +157,7 @@ async def _copy_frame(session: AsyncSession, table: str, frame: pd.DataFrame) ->
 
 
 async def _sqlite_executemany(session: AsyncSession, table: str, frame: pd.DataFrame) -> bool:
-    """Insert ``frame`` into ``table`` with :func:`.bulk.write_rows` on SQLite, in the values
+    """Insert ``frame`` into ``table`` with :func:`.bulk.insert_rows` on SQLite, in the values
     SQLAlchemy would store (timestamps as its text, booleans as 0/1); False (nothing written)
     elsewhere. SQLAlchemy's own insert of dicts costs a second per ~50,000 bets."""
     from filterbets_nb.db import bulk
@@ -165,9 +165,7 @@ async def _sqlite_executemany(session: AsyncSession, table: str, frame: pd.DataF
     connection = await session.connection()
     if connection.dialect.name != "sqlite":
         return False
-    names = ", ".join(str(c) for c in frame.columns)
-    marks = ", ".join("?" for _ in frame.columns)
-    await bulk.write_rows(connection, f"INSERT INTO {table} ({names}) VALUES ({marks})", frame)
+    await bulk.insert_rows(connection, table, frame)
     return True
 
 
@@ -309,38 +307,41 @@ async def _keyed_rows(
     import pandas as pd
 
     text = {name: rows[name].astype(str) for name in ("league", "home_team", "away_team")}
-    league_ids = await _ids_for(session, text["league"].unique().tolist(), fresh)
-    league = text["league"].map(league_ids).to_numpy(dtype=np.int64)
+    # Keys go through their distinct values (a few thousand teams in a million rows): a
+    # lookup per row, by map or MultiIndex, cost more than the rest of this function.
+    league_codes, league_names = pd.factorize(text["league"], use_na_sentinel=False)
+    league_ids = await _ids_for(session, league_names.tolist(), fresh)
+    league = np.array([league_ids[c] for c in league_names.tolist()], dtype=np.int64)
+    league = league[league_codes]
     names = pd.concat([text["home_team"], text["away_team"]], ignore_index=True)
-    sides = pd.DataFrame({"league_id": np.concatenate([league, league]), "name": names})
-    sides = sides.drop_duplicates()
-    team_ids = await _team_ids(
-        session, set(zip(sides["league_id"].tolist(), sides["name"].tolist(), strict=True))
+    name_codes, team_names = pd.factorize(names, use_na_sentinel=False)
+    pair_codes, pairs = pd.factorize(
+        np.concatenate([league, league]) * len(team_names) + name_codes
     )
+    named = team_names.tolist()
+    keys = [(int(p) // len(named), named[int(p) % len(named)]) for p in pairs.tolist()]
+    team_ids = await _team_ids(session, set(keys))
     if fresh is not None:
         fresh.name_teams(team_ids)
-    lookup = pd.Series(
-        list(team_ids.values()), index=pd.MultiIndex.from_tuples(list(team_ids.keys()))
-    )
+    side_ids = np.array([team_ids[k] for k in keys], dtype=np.int64)[pair_codes]
     data: dict[str, Any] = {name: rows[name].to_numpy() for name in ("part", "position")}
     data |= {"source": rows["source"].to_numpy(dtype=object), "league_id": league}
-    for side in ("home", "away"):
-        wanted = pd.MultiIndex.from_arrays([league, text[f"{side}_team"]])
-        data[f"{side}_team_id"] = lookup.reindex(wanted).to_numpy(dtype=np.int64)
+    data["home_team_id"], data["away_team_id"] = np.split(side_ids, 2)
     kickoff = pd.to_datetime(rows["kickoff"]).to_numpy().astype("datetime64[us]")
     data["match_date"] = kickoff.astype("datetime64[D]").astype(np.int64)  # days since 1970
     data["season"] = rows["season"].astype(str).to_numpy(dtype=object)
     data["kickoff"] = kickoff
     for column in (*_GOAL_COLUMNS, *ODDS_COLUMNS):
-        data[column] = (
-            pd.to_numeric(rows[column]).to_numpy(dtype=np.float64, na_value=np.nan)
-            if column in rows
-            else np.full(len(rows), np.nan)
-        )
+        if column not in rows:
+            data[column] = np.full(len(rows), np.nan)
+        elif rows[column].dtype == np.float64:
+            data[column] = rows[column].to_numpy()  # NaN already stands for no value
+        else:
+            data[column] = pd.to_numeric(rows[column]).to_numpy(dtype=np.float64, na_value=np.nan)
     extra = rows["odds_extra"] if "odds_extra" in rows else pd.Series([None] * len(rows))
     data["odds_extra"] = _json_texts(extra).to_numpy()
     for name, values in text.items():
-        data[name] = values.to_numpy(dtype=object)  # for error messages
+        data[name] = values.array  # for error messages: as they are, not a Python str per row
     return pd.DataFrame(data)
 
 
@@ -482,6 +483,8 @@ async def _insert_matches(
     connection: AsyncConnection, rows: pd.DataFrame, now: np.datetime64
 ) -> npt.NDArray[np.int64]:
     """Insert ``rows`` as new matches; their ids, in row order."""
+    import pandas as pd
+
     from filterbets_nb.db import bulk
 
     ids = await _new_match_ids(connection, len(rows))
@@ -498,11 +501,10 @@ async def _insert_matches(
         return ids
     # Positional, not aligned on the index: ``rows`` is the new rows of a batch, whose index
     # has gaps wherever a row was already stored (a Series on a fresh index left those NULL).
-    days = frame["match_date"].to_numpy().astype("datetime64[D]")
-    frame["match_date"] = np.datetime_as_string(days, unit="D").astype(object)
-    names = ", ".join(frame.columns)
-    marks = ", ".join("?" * len(frame.columns))
-    await bulk.write_rows(connection, f"INSERT INTO matches ({names}) VALUES ({marks})", frame)
+    # Each day is written out once: a million matches are played on a few thousand days.
+    codes, days = pd.factorize(frame["match_date"].to_numpy().astype("datetime64[D]"))
+    frame["match_date"] = np.datetime_as_string(np.asarray(days), unit="D").astype(object)[codes]
+    await bulk.insert_rows(connection, matches_table.name, frame)
     return ids
 
 
@@ -533,10 +535,7 @@ async def _update_matches(
             f"UPDATE matches AS m SET {assignments} FROM {_UPDATES_TABLE} AS u WHERE m.id = u.id"
         )
         return
-    assignments = ", ".join(f"{c} = ?" for c in values)
-    await bulk.write_rows(
-        connection, f"UPDATE matches SET {assignments} WHERE id = ?", frame[[*values, "id"]]
-    )
+    await bulk.update_rows(connection, matches_table.name, frame, "id")
 
 
 def _matches_select(
@@ -893,12 +892,7 @@ async def replace_features(
     # Binary COPY on PostgreSQL: numbers only, so the server parses no text (the CSV COPY of
     # a million rows' 36 floats cost more than computing them).
     if not await _copy_frame(session, match_features_table.name, rows):
-        connection = await session.connection()
-        names = ", ".join(rows.columns)
-        marks = ", ".join("?" * len(rows.columns))
-        await bulk.write_rows(
-            connection, f"INSERT INTO match_features ({names}) VALUES ({marks})", rows
-        )
+        await bulk.insert_rows(await session.connection(), match_features_table.name, rows)
     return len(rows)
 
 
