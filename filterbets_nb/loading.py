@@ -16,7 +16,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from filterbets_nb.config import get_settings
 from filterbets_nb.db import store
+from filterbets_nb.db.checkpoint import checkpoint_after, skip_autocheckpoint
 from filterbets_nb.db.fresh_results import FreshResults
 from filterbets_nb.db.migrate import ensure_schema
 from filterbets_nb.db.session import run_async
@@ -217,6 +219,7 @@ async def _store(
     """Upsert ``frames`` (``total`` rows, 0 when not known) and recompute the features of the
     leagues that changed, reporting rows stored and leagues done to ``progress``."""
     report = progress or (lambda stage, done, total, description: None)
+    await skip_autocheckpoint(session)  # the caller's checkpoint_after copies the log
     await store.lock_for_import(session)
     counts = store.UpsertCounts()
     per_frame: list[store.UpsertCounts] = []
@@ -257,18 +260,19 @@ def import_files(parsed: Sequence[ImportedFile], *, progress: Progress | None = 
     ``progress`` hears of rows stored and leagues refreshed."""
     ensure_schema()
     # Played matches and fixtures are upserted apart: their goal columns differ in type.
-    report, per_frame = run_async(
-        lambda s: _store(
-            s,
-            [
-                (frame, os.path.basename(str(p.path)))
-                for p in parsed
-                for frame in (p.frame, p.fixtures)
-            ],
-            progress,
-            sum(len(p.frame) + len(p.fixtures) for p in parsed),
+    with checkpoint_after(get_settings().database):
+        report, per_frame = run_async(
+            lambda s: _store(
+                s,
+                [
+                    (frame, os.path.basename(str(p.path)))
+                    for p in parsed
+                    for frame in (p.frame, p.fixtures)
+                ],
+                progress,
+                sum(len(p.frame) + len(p.fixtures) for p in parsed),
+            )
         )
-    )
     per_file = [per_frame[2 * i] + per_frame[2 * i + 1] for i in range(len(parsed))]
     files = [
         FileReport(
@@ -351,7 +355,8 @@ def load_demo(*, n_matches: int | None = None, seed: int = 0, progress: bool = F
 
         bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
         try:
-            report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
+            with checkpoint_after(get_settings().database):
+                report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
         except BaseException as exc:
             bar.end(f"{type(exc).__name__}: {exc}")
             raise
