@@ -6,6 +6,7 @@ the database exactly as it was, and then recompute the touched leagues' pre-matc
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -339,10 +340,13 @@ def load_demo(*, n_matches: int | None = None, seed: int = 0, progress: bool = F
     made: Iterable[pd.DataFrame]
     with ExitStack() as stack:
         if n_matches is not None and n_matches > _BLOCK_ROWS and can_help():
-            # Started first: the helper's imports overlap the schema check below.
-            made = stack.enter_context(
-                HelperItems(generate_match_blocks, n_matches=n_matches, seed=seed)
+            # The helper makes every block but the first, which is made here meanwhile: this
+            # process would otherwise wait out the helper's imports and first block (~3 s).
+            rest = stack.enter_context(
+                HelperItems(generate_match_blocks, n_matches=n_matches, seed=seed, first_block=1)
             )
+            first = itertools.islice(generate_match_blocks(n_matches=n_matches, seed=seed), 1)
+            made = itertools.chain(first, rest)
         else:
             made = generate_match_blocks(n_matches=n_matches, seed=seed)
         ensure_schema()

@@ -163,6 +163,7 @@ def _generate(
     start_season: int,
     *,
     blocks: bool,
+    first_block: int = 0,
 ) -> pd.DataFrame | Iterator[pd.DataFrame]:
     league_codes = _check_leagues(leagues)
     years = _season_years(seasons, start_season)
@@ -181,7 +182,7 @@ def _generate(
         years = years[: max(1, math.ceil(n_matches / per_season))]
     generator = _Generator(league_codes, years, fixtures, seed)
     if blocks:
-        return generator.blocks(n_matches)
+        return generator.blocks(n_matches, first_block)
     return generator.frame(n_matches)
 
 
@@ -193,15 +194,25 @@ def generate_match_blocks(
     teams_per_league: int = 20,
     seed: int = 0,
     start_season: int = 2021,
+    first_block: int = 0,
 ) -> Iterator[pd.DataFrame]:
     """The rows of :func:`generate_matches` (same arguments) as blocks of whole league-seasons
     of about 60,000 rows, each in kick-off order, made one at a time.
 
     Concatenated and sorted by ``match_id`` they are the frame :func:`generate_matches` returns;
-    a million matches are never in memory at once.
+    a million matches are never in memory at once. ``first_block`` skips the blocks before it
+    without making them (each league-season draws from generators of its own), so that one
+    process can make the first block while another makes the rest.
     """
     blocks = _generate(
-        n_matches, leagues, seasons, teams_per_league, seed, start_season, blocks=True
+        n_matches,
+        leagues,
+        seasons,
+        teams_per_league,
+        seed,
+        start_season,
+        blocks=True,
+        first_block=first_block,
     )
     assert not isinstance(blocks, pd.DataFrame)
     return blocks
@@ -348,10 +359,11 @@ class _Generator:
             odds[at] = chunk_odds
         return self._assemble(order, home, away, kickoff, goals, odds)
 
-    def blocks(self, n_matches: int | None) -> Iterator[pd.DataFrame]:
-        """The rows of :meth:`frame`, a chunk of league-seasons at a time (kick-off order)."""
+    def blocks(self, n_matches: int | None, first: int = 0) -> Iterator[pd.DataFrame]:
+        """The rows of :meth:`frame`, a chunk of league-seasons at a time (kick-off order),
+        from chunk ``first`` on."""
         home, away, kickoff, order, dest = self._schedule(n_matches)
-        for at, chunk_goals, chunk_odds in self._played(home, away, dest):
+        for at, chunk_goals, chunk_odds in self._played(home, away, dest, first):
             sort = np.argsort(at, kind="stable")
             rows = at[sort]
             odds = np.asfortranarray(chunk_odds[sort])
@@ -406,13 +418,14 @@ class _Generator:
         home: npt.NDArray[np.int64],
         away: npt.NDArray[np.int64],
         dest: npt.NDArray[np.int64],
+        first: int = 0,
     ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-        """Results and prices, chunk by chunk of league-seasons: each chunk's output rows, goals
-        and odds of its kept fixtures."""
+        """Results and prices, chunk by chunk of league-seasons from chunk ``first`` on: each
+        chunk's output rows, goals and odds of its kept fixtures."""
         per = self.fixtures.size
         n_ls = len(self.codes) * len(self.years)
         strengths = self._strengths()
-        for first_ls, last_ls in self._chunks(n_ls, per, dest):
+        for first_ls, last_ls in itertools.islice(self._chunks(n_ls, per, dest), first, None):
             rows = np.arange(first_ls * per, last_ls * per)
             keep = dest[rows] >= 0
             draws = self._draws(first_ls, last_ls)

@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import func, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from filterbets_nb.db import store
+from filterbets_nb.db import match_columns, store
 from filterbets_nb.db.migrate import upgrade
 from filterbets_nb.db.models import Base, match_features_table, matches_table
 from filterbets_nb.db.session import engine_scope, run_async, run_coro
@@ -149,6 +150,32 @@ def test_a_load_failing_midway_leaves_what_was_stored(
         load_demo(n_matches=130_000, seed=3)  # three blocks of rows written, then the failure
     assert _count(matches_table) == 600
     pd.testing.assert_frame_equal(run_async(lambda s: store.load_matches(s)), before)
+
+
+def test_a_demo_load_made_by_two_processes_stores_the_generated_matches(database: str) -> None:
+    """Past one block the first block is made here and the rest in a helper process: together
+    they are the matches :func:`generate_matches` makes, each stored once."""
+    from filterbets_nb.synthetic import generate_matches
+
+    report = load_demo(n_matches=70_000, seed=3)
+    assert (report.added, report.unchanged) == (70_000, 0)  # no block made twice or missed
+    values = ["away_team", "fthg", "ftag", "avg_home", "b365_close_away", "max_over25"]
+    key = ["league", "kickoff", "home_team"]
+
+    async def read(session: AsyncSession) -> pd.DataFrame:
+        state = await match_columns.scope_state(session, None, None)
+        return await match_columns.load_columns(session, key + values, None, None, state)
+
+    stored = run_async(read)
+    made = generate_matches(n_matches=70_000, seed=3)
+    columns = [*key, *values]
+    got, expected = (
+        f[columns]
+        .astype({c: str for c in ("league", "home_team", "away_team")})
+        .sort_values(key, ignore_index=True)
+        for f in (stored, made)
+    )
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_exact=True)
 
 
 def test_demo_load_is_idempotent_and_has_features(database: str) -> None:

@@ -263,6 +263,11 @@ def test_blocks_are_the_pinned_frame() -> None:
     assert len(blocks) > 1
     joined = pd.concat(blocks).sort_values("match_id", ignore_index=True)
     assert frame_digest(joined) == DIGEST_150K
+    # Made apart (the loader makes the first block while a helper makes the rest): the same.
+    rest = list(generate_match_blocks(n_matches=150_000, first_block=1))
+    assert len(rest) == len(blocks) - 1
+    for made_apart, made_together in zip(rest, blocks[1:], strict=True):
+        pd.testing.assert_frame_equal(made_apart, made_together, check_exact=True)
 
 
 @pytest.mark.parametrize(
