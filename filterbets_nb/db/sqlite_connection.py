@@ -29,9 +29,17 @@ BUSY_TIMEOUT_MS = 30_000
 #: Bytes of write-ahead log kept on disk after a checkpoint.
 WAL_SIZE_LIMIT = 64 * 2**20
 
-#: The busy timeout first: switching a new file to WAL already takes a lock.
+#: Bytes per page of a database file this package creates (an existing file keeps its own).
+#: A match row is about 900 bytes, so SQLite's default 4 kB page holds four; at 16 kB the
+#: million-match load writes a quarter of the pages, log frames and system calls (1M load:
+#: 38.1 / 41.7 s -> 36.5 / 36.3 s, interleaved), and the file is 12 % smaller.
+PAGE_SIZE = 16_384
+
+#: The busy timeout first: switching a new file to WAL already takes a lock; the page size
+#: before that, since the switch writes the new file's first page.
 PRAGMAS = (
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    f"PRAGMA page_size={PAGE_SIZE}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
