@@ -32,13 +32,19 @@ from pathlib import Path
 BATCH = 50_000
 
 
-def _load(data_dir: Path, matches: int, seed: int) -> tuple[float, float]:
-    """``load_demo`` into ``data_dir``: (wall seconds, CPU seconds of this process)."""
+def _use_data_dir(data_dir: Path) -> None:
+    """Point the package's settings at the embedded default in ``data_dir``."""
     os.environ["FILTERBETS_DATA_DIR"] = str(data_dir)
     from filterbets_nb.config import get_settings
-    from filterbets_nb.loading import load_demo
 
     get_settings.cache_clear()
+
+
+def _load(data_dir: Path, matches: int, seed: int) -> tuple[float, float]:
+    """``load_demo`` into ``data_dir``: (wall seconds, CPU seconds of this process)."""
+    _use_data_dir(data_dir)
+    from filterbets_nb.loading import load_demo
+
     cpu, wall = time.process_time(), time.perf_counter()
     report = load_demo(n_matches=matches, seed=seed)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -54,13 +60,12 @@ def _floor(source: Path, target_dir: Path) -> tuple[float, float, int]:
     """Every row of ``matches`` and ``match_features`` of ``source`` written again into a
     fresh database under ``target_dir``: (seconds in ``executemany`` and commit, CPU seconds,
     rows)."""
-    os.environ["FILTERBETS_DATA_DIR"] = str(target_dir)
+    _use_data_dir(target_dir)
     from filterbets_nb.config import get_settings
     from filterbets_nb.db.migrate import ensure_schema
     from filterbets_nb.db.sqlite_connection import CONNECT_ARGS
     from filterbets_nb.db.wal_hold import sqlite_file
 
-    get_settings.cache_clear()
     ensure_schema()
     target = sqlite_file(get_settings().database)
     assert target is not None

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from filterbets_nb.db.sqlite_connection import BUSY_TIMEOUT_MS, CONNECT_ARGS
-from filterbets_nb.db.wal_hold import sqlite_file
+from filterbets_nb.db.wal_hold import counted_connection, sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +58,13 @@ def checkpoint_after(url: str) -> Iterator[threading.Thread | None]:
     if path is None or not path.exists():
         yield None
         return
-    connection = sqlite3.connect(
+    connection = counted_connection(
         path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, **CONNECT_ARGS
     )
     thread = threading.Thread(
         target=_checkpoint, args=(connection,), name="filterbets-checkpoint", daemon=False
     )
     try:
-        # A read maps the log's index: only a connection that did counts at another's close.
-        connection.execute("PRAGMA schema_version").fetchall()
         yield thread
     except BaseException:
         connection.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -39,6 +40,19 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def counted_connection(path: Path, **connect: Any) -> sqlite3.Connection:
+    """A connection to ``path`` (``sqlite3.connect`` arguments ``connect``) that counts when
+    another one closes: SQLite checkpoints and removes the log only at the close of the last
+    connection that has mapped the log's index, which a read does."""
+    connection = sqlite3.connect(path, **connect)
+    try:
+        connection.execute("PRAGMA schema_version").fetchall()
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 def hold(urls: list[str]) -> list[Path]:
     """Hold one idle connection open to each existing SQLite file among ``urls`` (in this
     process, until it exits); returns the files held. Only for a process that never forks."""
@@ -47,14 +61,9 @@ def hold(urls: list[str]) -> list[Path]:
         path = sqlite_file(url)
         if path is None or path in _held or not path.exists():
             continue
-        conn = None
         try:
-            conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            # A read maps the log's index: only a connection that did is counted by a close.
-            conn.execute("PRAGMA schema_version").fetchall()
+            conn = counted_connection(path, timeout=30, check_same_thread=False)
         except sqlite3.Error as exc:  # a read-only or damaged file: only speed is lost
-            if conn is not None:
-                conn.close()
             logger.warning("could not hold %s open: %s", path, exc)
             continue
         _held[path] = conn
