@@ -133,6 +133,17 @@ def _scope_filter(
     return where
 
 
+def scope_counts(league_ids: Sequence[int] | None, seasons: Sequence[str] | None) -> Any:
+    """(league id, season, played matches) of a scope: read from the index alone, whose last
+    column is ``fthg`` for this (migration 0008)."""
+    t = matches_table
+    return (
+        select(t.c.league_id, t.c.season, func.count())
+        .where(*_scope_filter(league_ids, seasons))
+        .group_by(t.c.league_id, t.c.season)
+    )
+
+
 async def _league_ids(session: AsyncSession, leagues: Sequence[str] | None) -> dict[int, str]:
     stmt = select(League.id, League.code)
     if leagues:
@@ -153,12 +164,7 @@ async def scope_state(
     version = await scope_version(session, leagues, seasons)
     t, f, v = matches_table, match_features_table, scope_versions_table
     ids = await _league_ids(session, leagues)
-    stmt = (
-        select(t.c.league_id, t.c.season, func.count())
-        .where(*_scope_filter(list(ids) if leagues else None, seasons))
-        .group_by(t.c.league_id, t.c.season)
-    )
-    rows = (await session.execute(stmt)).all()
+    rows = (await session.execute(scope_counts(list(ids) if leagues else None, seasons))).all()
     present = {int(row[0]) for row in rows}
     counters = select(v.c.league_id, v.c.version, v.c.features_version).where(
         v.c.league_id.in_(sorted(present))
