@@ -79,11 +79,10 @@ if mode == "load":
     if n_matches:
         print(json.dumps(fb.load_demo(n_matches=n_matches, seed=0).added))
         raise SystemExit
-    from filterbets_nb.loading import _store
-    from filterbets_nb.db.session import run_async
+    from filterbets_nb.loading import store_frames
     from filterbets_nb.synthetic import generate_matches
     frame = generate_matches(seasons=5, seed=0).drop(columns="match_id")
-    print(json.dumps(str(run_async(lambda s: _store(s, [(frame, "synthetic:bench")])))))
+    print(json.dumps(str(store_frames([(frame, "synthetic:bench")]))))
     raise SystemExit
 
 def worker_cpu(worker_pid):

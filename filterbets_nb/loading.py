@@ -220,7 +220,7 @@ async def _store(
     """Upsert ``frames`` (``total`` rows, 0 when not known) and recompute the features of the
     leagues that changed, reporting rows stored and leagues done to ``progress``."""
     report = progress or (lambda stage, done, total, description: None)
-    await skip_autocheckpoint(session)  # the caller's checkpoint_after copies the log
+    await skip_autocheckpoint(session)  # store_frames copies the log once this commits
     await store.lock_for_import(session)
     counts = store.UpsertCounts()
     per_frame: list[store.UpsertCounts] = []
@@ -256,24 +256,26 @@ async def _store(
     return LoadReport(counts.added, counts.updated, counts.unchanged, sorted(leagues)), per_frame
 
 
+def store_frames(
+    frames: Iterable[tuple[pd.DataFrame, str]], progress: Progress | None = None, total: int = 0
+) -> tuple[LoadReport, list[store.UpsertCounts]]:
+    """:func:`_store` in a transaction of its own: the one way a load runs. Its connection skips
+    SQLite's checkpoint, so the log is copied into the file here, in the background once the
+    load has committed (:mod:`.db.checkpoint`)."""
+    with checkpoint_after(get_settings().database):
+        return run_async(lambda s: _store(s, frames, progress, total))
+
+
 def import_files(parsed: Sequence[ImportedFile], *, progress: Progress | None = None) -> LoadReport:
     """Store already parsed files in one transaction and recompute their leagues' features;
     ``progress`` hears of rows stored and leagues refreshed."""
     ensure_schema()
     # Played matches and fixtures are upserted apart: their goal columns differ in type.
-    with checkpoint_after(get_settings().database):
-        report, per_frame = run_async(
-            lambda s: _store(
-                s,
-                [
-                    (frame, os.path.basename(str(p.path)))
-                    for p in parsed
-                    for frame in (p.frame, p.fixtures)
-                ],
-                progress,
-                sum(len(p.frame) + len(p.fixtures) for p in parsed),
-            )
-        )
+    report, per_frame = store_frames(
+        [(frame, os.path.basename(str(p.path))) for p in parsed for frame in (p.frame, p.fixtures)],
+        progress,
+        sum(len(p.frame) + len(p.fixtures) for p in parsed),
+    )
     per_file = [per_frame[2 * i] + per_frame[2 * i + 1] for i in range(len(parsed))]
     files = [
         FileReport(
@@ -359,8 +361,7 @@ def load_demo(*, n_matches: int | None = None, seed: int = 0, progress: bool = F
 
         bar = PushProgress("demo", ("store", "features"), n_matches or 0, progress)
         try:
-            with checkpoint_after(get_settings().database):
-                report, _ = run_async(lambda s: _store(s, blocks(), bar.set, n_matches or 0))
+            report, _ = store_frames(blocks(), bar.set, n_matches or 0)
         except BaseException as exc:
             bar.end(f"{type(exc).__name__}: {exc}")
             raise
