@@ -53,9 +53,10 @@ import tasks as bench  # noqa: E402
 SPEEDUP_TARGET = 20.0
 SCALING_TARGET = 1.8
 
-CLIENT = r"""
+CLIENT = (
+    bench.TURNS_CLIENT
+    + r"""
 import json, os, statistics, sys, time
-from pathlib import Path
 import filterbets_nb as fb
 from filterbets_nb import F
 
@@ -85,37 +86,15 @@ if mode == "load":
     print(json.dumps(str(store_frames([(frame, "synthetic:bench")]))))
     raise SystemExit
 
-def worker_cpu(worker_pid):
-    # user + system seconds of a worker's main process and its pool processes (Linux)
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0
-    children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
-    for pid in [str(worker_pid), *children]:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
 from filterbets_nb.research.runs import submit_sweep
-from filterbets_nb.tasks.celery_app import get_app
-from filterbets_nb.worker import QUEUES
-workers = [(int(pid), node) for pid, node in (w.split(":", 1) for w in workers_arg.split(","))]
-control = get_app().control
-
-def only(node):
-    # The queues consumed by `node` alone: the others stop first, so no message of the next
-    # sweep goes to them. Called between sweeps, when no message is waiting.
-    for _, other in workers:
-        if other != node:
-            for queue in QUEUES.split(","):
-                control.cancel_consumer(queue, destination=[other], reply=True, timeout=10)
-    for queue in QUEUES.split(",") if node is not None else ():
-        control.add_consumer(queue, destination=[node], reply=True, timeout=10)
+workers = parse_workers(workers_arg)
 
 names = list(GRID)
 # Warm-up on each worker: filters from all over the timed grid, one per chunk, so every process
 # loads every column the timed sweep needs into its cache before the clock starts.
 step = max(1, len(points) // 8)
-for _, node in workers:
-    only(node)
+for _, node, _ in workers:
+    only(node, workers)
     submit_sweep(points[::step][:8], names, chunk_size=1).wait(timeout=600)
 # The machine's own ceiling for this work: the same 20-filter evaluation in process (no queue,
 # no database, no orchestration), by one process alone and by two at once, in each turn.
@@ -144,13 +123,13 @@ def at_once(n):
 
 at_once(2)
 alone, together = [], []
-sides = {node: {"sweeps": [], "cpu": 0.0, "client_cpu": 0.0} for _, node in workers}
+sides = {node: {"sweeps": [], "cpu": 0.0, "client_cpu": 0.0} for _, node, _ in workers}
 for _ in range(repeat):
-    only(None)  # both workers idle while the machine is measured
+    only(None, workers)  # both workers idle while the machine is measured
     alone.append(at_once(1))
     together.append(at_once(2))
-    for pid, node in workers:
-        only(node)
+    for pid, node, _ in workers:
+        only(node, workers)
         time.sleep(0.2)  # the worker idle, as before a single sweep
         cpu0, own0 = worker_cpu(pid), time.process_time()
         t0 = time.perf_counter()
@@ -162,11 +141,11 @@ for _ in range(repeat):
         side["bets"] = int(result.frame["bets"].sum())
 for side in sides.values():
     side["sweep"] = statistics.median(side["sweeps"])
-out = {"sides": [sides[node] for _, node in workers], "n": result.n_tried,
+out = {"sides": [sides[node] for _, node, _ in workers], "n": result.n_tried,
        "load": os.getloadavg()[0], "ceiling": {"alone": alone, "together": together}}
 if mode == "both":
-    pid, node = workers[-1]
-    only(node)
+    pid, node, _ = workers[-1]
+    only(node, workers)
     cpu0, t0 = worker_cpu(pid), time.perf_counter()
     runs = [fb.backtest(p.filter) for p in points]
     for run in runs:
@@ -176,6 +155,7 @@ if mode == "both":
     out["single_bets"] = sum(int(run.summary()["bets"]) for run in runs)
 print(json.dumps(out))
 """
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             with bench.worker(env, "one", 1) as w1, bench.worker(env, "two", 2) as w2:
                 window = bench.CpuWindow()
                 mode = "sweep" if args.no_single else "both"
-                spec = ",".join(f"{w.process.pid}:{w.node}" for w in (w1, w2))
+                spec = ",".join(f"{w.process.pid}:{w.node}:{n}" for w, n in ((w1, 1), (w2, 2)))
                 out = bench.run_client(env, CLIENT, *sweep_args(mode, spec), timeout=7200)
                 busy = window.summary()
     finally:

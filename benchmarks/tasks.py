@@ -18,12 +18,15 @@ b. what progress reporting costs a 1,000,000-match backtest: ``run_backtest`` wi
    difference of two noisy ~80 ms runs.
 c. a sweep of ``--sweep-filters`` different filters, submitted at once with ``fb.backtest`` over
    ``--sweep-matches`` demo matches in a fresh PostgreSQL database (created here, dropped at the
-   end), on a worker with 1 process and then with 2: wall time from the first submission until
-   every job is done, and the speed-up (target >= 1.8x). Each worker first runs one small
-   warm-up job per process, outside the timing. A job is CPU work in the worker (turning 50k
-   rows into a frame) plus PostgreSQL's, on the same cores, so each sweep also reports the
-   cores used by the worker and client, by PostgreSQL + Redis (all their clients), and by
-   anything else on the machine: a speed-up measured next to other busy processes says so.
+   end), on a worker with 1 process and on one with 2, side by side, taking turns
+   ``--sweep-turns`` times (Celery's remote control: one consumes the queues, the other does
+   not): wall time from the first submission until every job is done, and the speed-up
+   (target >= 1.8x): the first turn's apart (each pool process still loads the columns of the
+   filters' markets), then the median of the later turns. Each worker first runs one small
+   warm-up job per process, outside the timing. A job is CPU work in the worker plus
+   PostgreSQL's, on the same cores, so the run also reports the cores used by the workers and
+   client, by PostgreSQL + Redis (all their clients), and by anything else on the machine: a
+   speed-up measured next to other busy processes says so.
 
 Every process it starts is stopped, its database dropped and only its own Redis index
 (``FILTERBETS_BENCH_REDIS_URL``, or a free one claimed for the run) flushed, also on Ctrl-C;
@@ -115,24 +118,73 @@ report = fb.load_demo(n_matches=int(sys.argv[1]), seed=int(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - t0, "added": report.added}))
 """
 
-SWEEP_CLIENT = r"""
+#: Client code for timing several workers on one Redis in turns: ``workers`` from a
+#: ``pid:node:processes,...`` argument, ``only(node)`` to let one of them consume the queues
+#: (Celery's remote control; the others stop, so an idle worker costs nothing), and
+#: ``worker_cpu(pid)``. Used by (c) here and by ``sweep.py``.
+TURNS_CLIENT = r"""
+import os
+from pathlib import Path
+
+def parse_workers(spec):
+    return [(int(pid), node, int(procs)) for pid, node, procs in
+            (w.split(":", 2) for w in spec.split(","))]
+
+def only(node, workers):
+    # The queues consumed by `node` alone: the others stop first, so no message of the next
+    # timed run goes to them. Called between runs, when no message is waiting.
+    from filterbets_nb.tasks.celery_app import get_app
+    from filterbets_nb.worker import QUEUES
+    control = get_app().control
+    for _, other, _ in workers:
+        if other != node:
+            for queue in QUEUES.split(","):
+                control.cancel_consumer(queue, destination=[other], reply=True, timeout=10)
+    for queue in QUEUES.split(",") if node is not None else ():
+        control.add_consumer(queue, destination=[node], reply=True, timeout=10)
+
+def worker_cpu(worker_pid):
+    # user + system seconds of a worker's main process and its pool processes (Linux)
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
+    for pid in [str(worker_pid), *children]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+"""
+
+SWEEP_CLIENT = (
+    TURNS_CLIENT
+    + r"""
 import json, sys, time
 import filterbets_nb as fb
 
-filters, warmup = json.loads(sys.argv[1]), int(sys.argv[2])
+filters, workers, turns = json.loads(sys.argv[1]), parse_workers(sys.argv[2]), int(sys.argv[3])
 fb.connect(start_worker=False, quiet=True)
 # One small job per pool process first: imports and first connections stay out of the timing.
-for run in [fb.backtest(filters[0], seasons=["2021-22"], label="warm-up") for _ in range(warmup)]:
-    run.wait(timeout=300)
-t0 = time.perf_counter()
-runs = [fb.backtest(flt, label=f"sweep {i}") for i, flt in enumerate(filters)]
-submitted = time.perf_counter() - t0
-for run in runs:
-    run.wait(timeout=900, poll=0.05)
-wall = time.perf_counter() - t0
-bets = [int(run.summary()["bets"]) for run in runs]
-print(json.dumps({"wall": wall, "submitted": submitted, "bets": bets}))
+for _, node, procs in workers:
+    only(node, workers)
+    warm = [fb.backtest(filters[0], seasons=["2021-22"], label="warm-up") for _ in range(procs)]
+    for run in warm:
+        run.wait(timeout=300)
+out = {node: [] for _, node, _ in workers}
+for _ in range(turns):
+    for pid, node, _ in workers:
+        only(node, workers)
+        time.sleep(0.2)  # the worker idle, as before a single sweep
+        cpu0 = worker_cpu(pid)
+        t0 = time.perf_counter()
+        runs = [fb.backtest(flt, label=f"sweep {i}") for i, flt in enumerate(filters)]
+        submitted = time.perf_counter() - t0
+        for run in runs:
+            run.wait(timeout=900, poll=0.05)
+        wall = time.perf_counter() - t0
+        bets = [int(run.summary()["bets"]) for run in runs]
+        out[node].append({"wall": wall, "submitted": submitted, "bets": bets,
+                          "cpu": worker_cpu(pid) - cpu0})
+print(json.dumps(out))
 """
+)
 
 
 # ---------------------------------------------------------------------- processes and cleanup
@@ -524,10 +576,16 @@ def sweep_filters(count: int) -> list[dict[str, Any]]:
     return filters
 
 
-def sweep_speedup(tmp: Path, n_matches: int, n_filters: int) -> float:
+def sweep_speedup(tmp: Path, n_matches: int, n_filters: int, turns: int) -> float:
+    """(c): a worker with 1 process and one with 2, side by side, taking turns ``turns`` times;
+    the first turn (each pool process still loading the columns of the filters' markets) and
+    the median of the turns after it (every process's match cache warm) are printed apart.
+
+    Taking turns matters on this shared machine: the same sweep's speed drifts by 20-30 % over
+    minutes, which a 1-process sweep followed by a 2-process one would read as scaling (or its
+    absence); one sweep each gave 1.56-2.00x within ten minutes on 4 December.
+    """
     filters = sweep_filters(n_filters)
-    walls: dict[int, float] = {}
-    bets: dict[int, list[int]] = {}
     flush_redis()
     try:
         with scratch_database() as database_url:
@@ -549,35 +607,43 @@ def sweep_speedup(tmp: Path, n_matches: int, n_filters: int) -> float:
                 f"in {loaded['seconds']:.1f} s",
                 flush=True,
             )
-            for concurrency in (1, 2):
+            with worker(env, "sweep-c1", 1) as one, worker(env, "sweep-c2", 2) as two:
                 window = CpuWindow()
-                with worker(env, f"sweep-c{concurrency}", concurrency=concurrency) as log:
-                    out = run_client(
-                        env, SWEEP_CLIENT, json.dumps(filters), str(concurrency), timeout=900
-                    )
-                cpu = window.summary()
-                walls[concurrency], bets[concurrency] = out["wall"], out["bets"]
-                # The warm-up jobs finish first; the rest are the sweep's.
-                links = link_seconds(log.read_text(), skip=concurrency)
-                per_link = ", ".join(f"{name} {sec:.2f} s" for name, sec in links.items())
-                print(
-                    f"(c) {n_filters} filters x {n_matches:,} matches on 1 worker with "
-                    f"{concurrency} process{'es' if concurrency > 1 else ''}: "
-                    f"{out['wall']:.1f} s wall (submitting took {out['submitted']:.2f} s; "
-                    f"per job on average: {per_link})",
-                    flush=True,
+                spec = ",".join(f"{w.process.pid}:{w.node}:{n}" for w, n in ((one, 1), (two, 2)))
+                out = run_client(
+                    env, SWEEP_CLIENT, json.dumps(filters), spec, str(turns), timeout=3600
                 )
-                print(f"(c)   {cpu}", flush=True)
+                sides = {1: out[one.node], 2: out[two.node]}
+                logs = {1: one.read_text(), 2: two.read_text()}
+            cpu = window.summary()  # the workers have exited: their CPU time is counted
     finally:
         flush_redis()
-    assert bets[1] == bets[2], "the two sweeps disagree on the bets"
-    speedup = walls[1] / walls[2]
+    bets = {tuple(run["bets"]) for side in sides.values() for run in side}
+    assert len(bets) == 1, "the sweeps disagree on the bets"
+    for n, side in sides.items():
+        # The warm-up jobs finish first; the rest are the sweeps'.
+        links = link_seconds(logs[n], skip=n)
+        per_link = ", ".join(f"{name} {sec:.2f} s" for name, sec in links.items())
+        walls = ", ".join(f"{run['wall']:.2f}" for run in side)
+        print(
+            f"(c) {n_filters} filters x {n_matches:,} matches on 1 worker with {n} "
+            f"process{'es' if n > 1 else ''}, turn by turn: {walls} s (submitting "
+            f"{statistics.median(r['submitted'] for r in side):.2f} s; worker CPU "
+            f"{statistics.median(r['cpu'] for r in side):.2f} s a sweep; per job on average: "
+            f"{per_link})",
+            flush=True,
+        )
+    ratios = [a["wall"] / b["wall"] for a, b in zip(sides[1], sides[2], strict=True)]
+    later = ratios[1:] or ratios
+    speedup = statistics.median(later)
     print(
-        f"(c) sweep speed-up, 2 processes vs 1: {speedup:.2f}x "
-        f"(target >= {SWEEP_TARGET}x: {verdict(speedup >= SWEEP_TARGET)}; "
+        f"(c) sweep speed-up, 2 processes vs 1: first turn {ratios[0]:.2f}x; the {len(later)} "
+        f"turns after it: median {speedup:.2f}x (range {min(later):.2f}-{max(later):.2f}x; "
+        f"target >= {SWEEP_TARGET}x: {verdict(speedup >= SWEEP_TARGET)}; "
         f"{os.cpu_count()} CPU cores, shared with PostgreSQL, Redis and the client)",
         flush=True,
     )
+    print(f"(c)   both workers' turns: {cpu}", flush=True)
     return speedup
 
 
@@ -590,6 +656,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15, help="runs per progress variant")
     parser.add_argument("--sweep-matches", type=int, default=50_000)
     parser.add_argument("--sweep-filters", type=int, default=20)
+    parser.add_argument(
+        "--sweep-turns", type=int, default=7, help="sweeps per worker in (c), taking turns"
+    )
     parser.add_argument(
         "--only", choices=["chain", "progress", "sweep"], action="append", help="run just these"
     )
@@ -606,7 +675,7 @@ def main(argv: list[str] | None = None) -> None:
             if "progress" in parts:
                 progress_cost(args.progress_matches, args.repeats)
             if "sweep" in parts:
-                sweep_speedup(Path(tmp), args.sweep_matches, args.sweep_filters)
+                sweep_speedup(Path(tmp), args.sweep_matches, args.sweep_filters, args.sweep_turns)
     finally:
         stop_children()
     print(f"total benchmark time: {time.perf_counter() - started:.0f} s")

@@ -608,21 +608,23 @@ def test_sqlite_task_states_are_read_on_one_engine_per_process(settings_env: Pat
     os.close(reader)
 
 
-def test_a_tasks_database_calls_share_one_connection_that_closes_with_the_task(
+def test_a_pool_process_keeps_one_connection_across_tasks_until_it_shuts_down(
     pg_url: str, settings_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The per-task engine rule: a task's calls share one engine (one connection on
-    PostgreSQL), gone when the task ends, also when it fails; outside a task, a call each."""
+    """Tasks in one process share one pooled connection, also after a task failed; one the
+    server ended meanwhile is replaced, not failed on; closing (a pool process's shutdown)
+    ends the connection and the database thread, and the next call connects anew."""
     import threading
     import time
 
     from sqlalchemy import text
 
-    from filterbets_nb.tasks.base import RetryingTask, task_db
+    from filterbets_nb.tasks.base import RetryingTask, close_task_engines, task_db
     from filterbets_nb.tasks.celery_app import celery_app
     from tests.conftest import use_empty_database
 
     use_empty_database(pg_url, monkeypatch)
+    close_task_engines()  # whatever an earlier test of this process left
 
     async def backend_pid(session: Any) -> int:
         return int((await session.execute(text("select pg_backend_pid()"))).scalar_one())
@@ -648,11 +650,23 @@ def test_a_tasks_database_calls_share_one_connection_that_closes_with_the_task(
         return sum(t.name == "filterbets-db" for t in threading.enumerate())
 
     before = loops()
-    first, second = two_calls()
-    assert first == second
-    assert closed(first) and loops() == before
-    with pytest.raises(ValueError, match="failing after") as failed:
-        two_calls(fail=True)
-    pid = int(str(failed.value).split("[")[1].split(",")[0])
-    assert closed(pid) and loops() == before
-    assert two_calls()[0] not in (first, pid)  # the next run connects anew
+    try:
+        first = two_calls()
+        assert first[0] == first[1]
+        with pytest.raises(ValueError, match="failing after"):
+            two_calls(fail=True)
+        assert two_calls() == first  # the same connection, the failed task's rolled back
+        assert loops() == before + 1
+
+        async def terminate(session: Any) -> None:
+            await session.execute(text("select pg_terminate_backend(:pid)"), {"pid": first[0]})
+
+        run_async(terminate)
+        assert closed(first[0])
+        replaced = two_calls()  # the dead connection is noticed as it is taken
+        assert replaced[0] == replaced[1] != first[0]
+    finally:
+        close_task_engines()
+    assert closed(replaced[0]) and loops() == before
+    assert two_calls()[0] not in (first[0], replaced[0])  # the next call connects anew
+    close_task_engines()

@@ -10,10 +10,9 @@ loop stops, so no connection outlives its owner and nothing is bound to a dead l
 - :class:`LoopEngines`: one event loop in a helper thread owning one pooled engine per database
   URL. The client side (notebook, CLI) keeps one for the life of the process
   (:func:`run_shared`), so a bar polling every 0.2 s reuses a connection instead of opening
-  one per poll. A worker's task gets one of its own for the length of the task
-  (``tasks.base.task_db``): that is the rule for workers, a task's engine never outlives the
-  task, while the task's several database calls (read its matches, store its rows) share one
-  connection set-up instead of paying one each.
+  one per poll. A worker's pool process keeps one too, for every task it runs
+  (``tasks.base.task_db``), and closes it as the process shuts down: a chain's links and a
+  sweep's chunks take a pooled connection instead of each opening its own.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -121,30 +120,15 @@ class ConnectionLost(ConnectionError):
     :func:`is_connection_error`); raised from it so the autoretry policy sees it."""
 
 
-#: The running task's database loop and engine (:class:`~filterbets_nb.db.session.LoopEngines`),
-#: per thread: a pool process's task runs in its main thread; any other thread (a helper that
-#: reports progress) gets an engine per call.
-_task_engines = threading.local()
+#: This process's database loop with one pooled engine per URL, shared by every task the process
+#: runs for its whole life (a forked pool process starts its own, see
+#: :class:`~filterbets_nb.db.session.LoopEngines`), closed as the process shuts down
+#: (:func:`close_task_engines`, from :mod:`.hooks`).
+_engines = LoopEngines()
 
 
 class RetryingTask(Task):
-    """A task retried on passing faults with the backoff of :func:`retry_countdown`.
-
-    Each run has one database engine for all its :func:`task_db` calls, disposed when the run
-    ends: the per-task engine rule, without a connection set-up (connect, the dialect's first
-    queries, a thread and a loop) for every call. A chunk of a sweep reads, then stores: on
-    PostgreSQL the second call saves about 10 ms.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        engines = LoopEngines()  # starts nothing until the first task_db
-        outer = getattr(_task_engines, "current", None)
-        _task_engines.current = engines
-        try:
-            return super().__call__(*args, **kwargs)
-        finally:
-            _task_engines.current = outer
-            engines.close()
+    """A task retried on passing faults with the backoff of :func:`retry_countdown`."""
 
     def retry(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("countdown") is None and kwargs.get("eta") is None:
@@ -163,22 +147,36 @@ RETRY_POLICY: dict[str, Any] = {
 
 
 def task_db(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """A task's database work, in a helper thread (Celery raises a soft time limit in the main
-    thread, where it must interrupt a wait, not a half-done transaction): on the running task's
-    engine (see :class:`RetryingTask`), else on an engine of its own (``run_async``).
+    """A task's database work, in this process's database thread (Celery raises a soft time
+    limit in the main thread, where it must interrupt a wait, not a half-done transaction), on
+    the process's pooled engine.
+
+    The spec builds an engine for every session and never disposes it (a pool of connections
+    leaked per call). The fourth session gave each task run an engine of its own instead, closed
+    with the run; but then every link of every chain opened a connection, ran SQLAlchemy's
+    first-connect queries and started a thread and an event loop: about 9 ms and 5 ms of CPU
+    per link on PostgreSQL against about 1 ms pooled (``pool_pre_ping`` checks a connection as
+    it is taken, so one the server dropped meanwhile is replaced, not failed on), and a
+    backend started and ended on the server for each. A pool process now keeps its connection
+    between tasks, as the client side keeps its own (:func:`~filterbets_nb.db.session.run_shared`).
 
     A lost connection that surfaces as another error (a failed rollback, a wrapped driver
     error) is re-raised as :class:`ConnectionLost`, so it is retried like any connection fault.
     """
-    engines: LoopEngines | None = getattr(_task_engines, "current", None)
     try:
-        if engines is not None and not engines.on_loop_thread():
-            return engines.session(fn)
+        if not _engines.on_loop_thread():
+            return _engines.session(fn)
         return run_async(fn, isolate=True)
     except Exception as exc:
         if not isinstance(exc, RETRYABLE) and is_connection_error(exc):
             raise ConnectionLost(f"database connection lost: {describe_error(exc)}") from exc
         raise
+
+
+def close_task_engines() -> None:
+    """Close this process's pooled task connections and stop its database thread (a pool
+    process shutting down; a later :func:`task_db` starts anew)."""
+    _engines.close()
 
 
 def job_id_of(args: tuple[Any, ...] | list[Any]) -> str | None:

@@ -21,12 +21,14 @@ from celery.signals import (
     task_received,
     worker_init,
     worker_process_init,
+    worker_process_shutdown,
     worker_ready,
     worker_shutting_down,
 )
 
 from filterbets_nb.config import get_settings, install_log_masking
 from filterbets_nb.db import wal_hold
+from filterbets_nb.tasks.base import close_task_engines
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,13 @@ def _hold_wal(**_: Any) -> None:
     """A pool process holds the SQLite files open (see :mod:`filterbets_nb.db.wal_hold`)."""
     settings = get_settings()
     wal_hold.hold([settings.database, settings.backend])
+
+
+@worker_process_shutdown.connect
+def _close_connections(**_: Any) -> None:
+    """A pool process closes its pooled database connections on the way out (see
+    :func:`~filterbets_nb.tasks.base.task_db`), so the server ends their backends at once."""
+    close_task_engines()
 
 
 @after_setup_logger.connect
