@@ -177,15 +177,31 @@ def _drawdown(profit: FloatArray, bank: float) -> tuple[float, float]:
     return abs_dd, float(((peak - equity) / peak).max() * 100.0)
 
 
-def _outcomes(bets: pd.DataFrame, won: BoolArray) -> npt.NDArray[np.object_]:
-    """Each bet's outcome name; from ``won`` when the frame has no ``outcome`` column."""
-    if "outcome" in bets.columns:
-        names = bets["outcome"].to_numpy(dtype=object)
-        unknown = set(names) - set(_OUTCOME_UNITS)
-        if unknown:
-            raise ValueError(f"unknown bet outcomes {sorted(map(str, unknown))}")
-        return names
-    return np.where(won, "win", "loss").astype(object)
+#: Units won and lost per outcome, rows in the order of :data:`_OUTCOME_UNITS`.
+_UNITS_TABLE: Final = np.array(list(_OUTCOME_UNITS.values()), dtype=np.float64)
+
+
+def _outcome_codes(bets: pd.DataFrame, won: BoolArray) -> npt.NDArray[np.intp]:
+    """Each bet's outcome as its place in :data:`_OUTCOME_UNITS`; from ``won`` when the frame
+    has no ``outcome`` column.
+
+    The names are looked up by hash in one call: a lookup per bet in Python, with the checks
+    and counts around it, was a third of the time a sweep spent on one filter over 50k matches.
+    """
+    if "outcome" not in bets.columns:
+        return np.where(won, len(_OUTCOME_UNITS) - 1, 0).astype(np.intp)
+    column = bets["outcome"]
+    known = pd.Index(list(_OUTCOME_UNITS), dtype=object)
+    if isinstance(column.dtype, pd.CategoricalDtype):  # the categories looked up, not each bet
+        places = np.append(known.get_indexer(column.cat.categories), -1)  # code -1: missing
+        codes = places[column.cat.codes.to_numpy()]
+    else:
+        codes = known.get_indexer(pd.Index(column))
+    unknown = codes < 0
+    if unknown.any():
+        names = {str(name) for name in column.to_numpy(dtype=object)[unknown]}
+        raise ValueError(f"unknown bet outcomes {sorted(names)}")
+    return codes
 
 
 def _significance(units_won: FloatArray, q: FloatArray) -> tuple[float, float, float]:
@@ -223,9 +239,10 @@ def compute_stats(
     profit = bets["profit"].to_numpy(dtype=np.float64) if len(bets) else np.zeros(0)
     won = bets["won"].to_numpy(dtype=bool) if len(bets) else np.zeros(0, dtype=bool)
     n = len(odds)
-    outcome = _outcomes(bets, won) if n else np.zeros(0, dtype=object)
-    counts = {name: int(np.count_nonzero(outcome == name)) for name in _OUTCOME_UNITS}
-    units = np.array([_OUTCOME_UNITS[str(o)] for o in outcome]).reshape(n, 2)
+    codes = _outcome_codes(bets, won) if n else np.zeros(0, dtype=np.intp)
+    tally = np.bincount(codes, minlength=len(_OUTCOME_UNITS))
+    counts = {name: int(c) for name, c in zip(_OUTCOME_UNITS, tally, strict=True)}
+    units = _UNITS_TABLE[codes]
     won_units, lost_units = units[:, 0], units[:, 1]
     decided_units = won_units + lost_units
     units_won, units_decided = float(won_units.sum()), float(decided_units.sum())
@@ -336,8 +353,7 @@ def monthly_breakdown(bets: pd.DataFrame) -> pd.DataFrame:
     """
     month = pd.to_datetime(bets["kickoff"]).dt.strftime("%Y-%m").rename("month")
     won = bets["won"].to_numpy(dtype=bool)
-    outcome = _outcomes(bets, won) if len(bets) else np.zeros(0, dtype=object)
-    units = np.array([_OUTCOME_UNITS[str(o)] for o in outcome]).reshape(len(bets), 2)
+    units = _UNITS_TABLE[_outcome_codes(bets, won) if len(bets) else np.zeros(0, dtype=np.intp)]
     grouped = (
         pd.DataFrame(
             {

@@ -183,6 +183,30 @@ def test_handicap_outcomes_count_on_decided_stakes() -> None:
     assert monthly.loc["2019-08", "hit_rate"] == pytest.approx(2.5 / 4.0, abs=1e-12)
 
 
+def test_outcomes_read_the_same_as_text_or_categories_and_unknown_ones_fail() -> None:
+    """The outcome column may come as strings (object or Arrow) or as a categorical (the
+    sweep's frames): the same summary; a name outside the five, or a missing one, fails."""
+    bets = _handicap_bets()
+    expected = compute_stats(bets)
+    for outcome in (
+        bets["outcome"].astype(object),
+        bets["outcome"].astype("string[pyarrow]"),
+        bets["outcome"].astype("category"),
+        pd.Categorical(
+            bets["outcome"], categories=["win", "odd", "loss", "push", "half_win", "half_loss"]
+        ),
+    ):
+        pd.testing.assert_series_equal(compute_stats(bets.assign(outcome=outcome)), expected)
+    wrong = bets["outcome"].astype(object).where(bets.index != 2, "void").astype("category")
+    with pytest.raises(ValueError, match=r"unknown bet outcomes \['void'\]"):
+        compute_stats(bets.assign(outcome=wrong))
+    missing = bets["outcome"].astype("category").where(bets.index != 3)
+    with pytest.raises(ValueError, match=r"unknown bet outcomes \['nan'\]"):
+        compute_stats(bets.assign(outcome=missing))
+    with pytest.raises(ValueError, match=r"unknown bet outcomes \['draw', 'nan'\]"):
+        compute_stats(bets.assign(outcome=["draw", None, *bets["outcome"][2:]]))
+
+
 def test_zero_bets_gives_zero_counts_and_nan_ratios() -> None:
     s = compute_stats(_bets().iloc[:0])
     for key in ("bets", "wins", "losses", "pushes", "clv_bets", "longest_win_streak"):

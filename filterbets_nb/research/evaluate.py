@@ -60,6 +60,10 @@ SUM_METRICS: Final[tuple[str, ...]] = (
 )
 
 
+#: The engine's outcome codes (-2 loss ... 2 win) plus 2 are places in this.
+_OUTCOME_CATEGORIES: Final = pd.Index(OUTCOMES, dtype=object)
+
+
 class _Frame:
     """What every filter of a sweep needs from the matches, computed once per frame."""
 
@@ -133,7 +137,7 @@ def evaluate_filter(frame: _Frame, flt: Filter) -> dict[str, Any]:
             "closing_odds": closing,
             "p_fair_close": p_fair,
             "stake": stake,
-            "outcome": np.asarray(OUTCOMES, dtype=object)[sel.outcome[order] + 2],
+            "outcome": pd.Categorical.from_codes(sel.outcome[order] + 2, _OUTCOME_CATEGORIES),
             "won": won,
             "profit": profit,
         }
