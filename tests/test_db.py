@@ -608,6 +608,39 @@ def test_sqlite_task_states_are_read_on_one_engine_per_process(settings_env: Pat
     os.close(reader)
 
 
+def test_a_kept_connection_survives_a_migration_that_changes_a_result_type(
+    pg_url: str, settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement the kept connection prepared before another process changed a column's
+    type fails once in the driver ("cached statement plan is invalid"); task_db runs the work
+    again instead of failing the task."""
+    from sqlalchemy import text
+
+    from filterbets_nb.tasks.base import close_task_engines, task_db
+    from tests.conftest import use_empty_database
+
+    use_empty_database(pg_url, monkeypatch)
+    close_task_engines()
+
+    async def setup(session: Any) -> None:
+        await session.execute(text("create table probe (a integer)"))
+        await session.execute(text("insert into probe values (7)"))
+
+    async def read(session: Any) -> Any:
+        return (await session.execute(text("select a from probe"))).scalar_one()
+
+    async def widen(session: Any) -> None:
+        await session.execute(text("alter table probe alter column a type text"))
+
+    try:
+        run_async(setup)
+        assert task_db(read) == 7  # planned and cached on the kept connection
+        run_async(widen)  # another connection, as `db upgrade` beside a running worker
+        assert task_db(read) == "7"
+    finally:
+        close_task_engines()
+
+
 def test_a_pool_process_keeps_one_connection_across_tasks_until_it_shuts_down(
     pg_url: str, settings_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,8 +38,11 @@ try:  # asyncpg is a hard dependency, but keep the policy importable without it.
         asyncpg.InterfaceError,
         asyncpg.InternalClientError,
     )
+    _ASYNCPG_STALE: tuple[type[BaseException], ...] = (
+        asyncpg.exceptions.InvalidCachedStatementError,
+    )
 except ImportError:  # pragma: no cover
-    _ASYNCPG_INTERFACE = ()
+    _ASYNCPG_INTERFACE = _ASYNCPG_STALE = ()
 
 #: What asyncpg says when a connection died under it. "another operation is in progress" is what
 #: a rollback raises after the connection was lost mid-COPY: it hides the real fault.
@@ -160,17 +163,32 @@ def task_db(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
     backend started and ended on the server for each. A pool process now keeps its connection
     between tasks, as the client side keeps its own (:func:`~filterbets_nb.db.session.run_shared`).
 
-    A lost connection that surfaces as another error (a failed rollback, a wrapped driver
-    error) is re-raised as :class:`ConnectionLost`, so it is retried like any connection fault.
+    A connection kept between tasks can hold a statement PostgreSQL planned before a migration
+    changed what it returns (``db upgrade`` run beside a live worker); the driver then fails it
+    once, SQLAlchemy forgets its cached statements, and the work runs again here (its
+    transaction was rolled back). A lost connection that surfaces as another error (a failed
+    rollback, a wrapped driver error) is re-raised as :class:`ConnectionLost`, so it is retried
+    like any connection fault.
     """
     try:
-        if not _engines.on_loop_thread():
+        if _engines.on_loop_thread():
+            return run_async(fn, isolate=True)
+        try:
             return _engines.session(fn)
-        return run_async(fn, isolate=True)
+        except Exception as exc:
+            if not _stale_statement(exc):
+                raise
+            logger.info("a statement planned before a schema change failed; running it again")
+            return _engines.session(fn)
     except Exception as exc:
         if not isinstance(exc, RETRYABLE) and is_connection_error(exc):
             raise ConnectionLost(f"database connection lost: {describe_error(exc)}") from exc
         raise
+
+
+def _stale_statement(exc: BaseException) -> bool:
+    """Whether ``exc`` is asyncpg's "cached statement plan is invalid" (see :func:`task_db`)."""
+    return any(isinstance(link, _ASYNCPG_STALE) for link in _chain(exc))
 
 
 def close_task_engines() -> None:
