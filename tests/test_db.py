@@ -608,14 +608,15 @@ def test_sqlite_task_states_are_read_on_one_engine_per_process(settings_env: Pat
     os.close(reader)
 
 
-def test_a_kept_connection_survives_a_migration_that_changes_a_result_type(
+def test_kept_connections_survive_a_migration_that_changes_a_result_type(
     pg_url: str, settings_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A statement the kept connection prepared before another process changed a column's
-    type fails once in the driver ("cached statement plan is invalid"); task_db runs the work
-    again instead of failing the task."""
+    """A statement a kept connection prepared before another process changed a column's type
+    fails once in the driver ("cached statement plan is invalid"); the work runs again instead
+    of failing the task, or the notebook's next call (the client keeps its connection too)."""
     from sqlalchemy import text
 
+    from filterbets_nb.db.session import dispose_shared, run_shared
     from filterbets_nb.tasks.base import close_task_engines, task_db
     from tests.conftest import use_empty_database
 
@@ -634,11 +635,12 @@ def test_a_kept_connection_survives_a_migration_that_changes_a_result_type(
 
     try:
         run_async(setup)
-        assert task_db(read) == 7  # planned and cached on the kept connection
+        assert task_db(read) == run_shared(read) == 7  # planned and cached on kept connections
         run_async(widen)  # another connection, as `db upgrade` beside a running worker
-        assert task_db(read) == "7"
+        assert task_db(read) == run_shared(read) == "7"
     finally:
         close_task_engines()
+        dispose_shared()
 
 
 def test_a_pool_process_keeps_one_connection_across_tasks_until_it_shuts_down(

@@ -33,6 +33,33 @@ from filterbets_nb.db import sqlite_connection
 
 T = TypeVar("T")
 
+#: Links of ``__cause__``/``__context__`` looked at (a cycle or a long chain cannot stall us).
+_MAX_CHAIN = 32
+
+
+def error_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, each once, outermost first."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < _MAX_CHAIN:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        orig = getattr(current, "orig", None)  # SQLAlchemy's wrapped DBAPI error
+        if isinstance(orig, BaseException):
+            todo.append(orig)
+    return seen
+
+
+def stale_statement(exc: BaseException) -> bool:
+    """Whether ``exc`` is asyncpg's "cached statement plan is invalid": a pooled connection
+    kept a statement PostgreSQL planned before a migration changed what it returns (``db
+    upgrade`` run by another process). The driver fails it once and SQLAlchemy then forgets
+    its cached statements, so the same work succeeds when run again."""
+    return any(type(link).__name__ == "InvalidCachedStatementError" for link in error_chain(exc))
+
 
 def make_engine(url: str | None = None) -> AsyncEngine:
     """A new engine for ``url`` (default: the configured database). The caller disposes it."""
@@ -160,7 +187,8 @@ class LoopEngines:
 
     def session(self, fn: Callable[[AsyncSession], Awaitable[T]], url: str | None = None) -> T:
         """``fn(session)`` on the pooled engine for ``url`` (default: the configured database);
-        commits on success, rolls back on error."""
+        commits on success, rolls back on error, and runs once more after a
+        :func:`stale_statement` (a pooled connection outlives migrations run elsewhere)."""
         target = url or get_settings().database
 
         async def main() -> T:
@@ -174,7 +202,12 @@ class LoopEngines:
                     await session.rollback()
                     raise
 
-        return self.run(main)
+        try:
+            return self.run(main)
+        except Exception as exc:  # its transaction was rolled back: nothing half done
+            if not stale_statement(exc):
+                raise
+            return self.run(main)
 
     def dispose(self) -> None:
         """Close every pooled connection (tests, and settings that changed for good)."""

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from filterbets_nb.config import get_settings
 from filterbets_nb.db import store
 from filterbets_nb.db.models import utcnow
-from filterbets_nb.db.session import LoopEngines, run_async
+from filterbets_nb.db.session import LoopEngines, error_chain, run_async
 from filterbets_nb.tasks.progress import describe_error
 
 logger = logging.getLogger(__name__)
@@ -38,11 +38,8 @@ try:  # asyncpg is a hard dependency, but keep the policy importable without it.
         asyncpg.InterfaceError,
         asyncpg.InternalClientError,
     )
-    _ASYNCPG_STALE: tuple[type[BaseException], ...] = (
-        asyncpg.exceptions.InvalidCachedStatementError,
-    )
 except ImportError:  # pragma: no cover
-    _ASYNCPG_INTERFACE = _ASYNCPG_STALE = ()
+    _ASYNCPG_INTERFACE = ()
 
 #: What asyncpg says when a connection died under it. "another operation is in progress" is what
 #: a rollback raises after the connection was lost mid-COPY: it hides the real fault.
@@ -52,8 +49,6 @@ _LOST_CONNECTION = re.compile(
     r"|underlying connection is closed",
     re.IGNORECASE,
 )
-#: Links of ``__cause__``/``__context__`` looked at (a cycle or a long chain cannot stall us).
-_MAX_CHAIN = 32
 
 #: The backoff between tries: ``retry_base_seconds * RETRY_FACTOR ** n`` seconds (n = 0, 1, 2),
 #: each scaled by a random factor in ``1 ± RETRY_JITTER`` and capped at ``retry_backoff_max``:
@@ -78,22 +73,6 @@ def retry_countdown(
     return min(float(RETRY_BACKOFF_MAX), base * jitter)
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what caused it, each once, outermost first."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < _MAX_CHAIN:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
-        orig = getattr(current, "orig", None)  # SQLAlchemy's wrapped DBAPI error
-        if isinstance(orig, BaseException):
-            todo.append(orig)
-    return seen
-
-
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc``, or anything in its cause/context chain, says a connection was lost.
 
@@ -101,7 +80,7 @@ def is_connection_error(exc: BaseException) -> bool:
     ``.orig``), asyncpg raises an InterfaceError about the operation it could not finish, and a
     rollback that fails afterwards replaces the original error as the one raised.
     """
-    for link in _chain(exc):
+    for link in error_chain(exc):
         if isinstance(link, RETRYABLE):
             return True
         if getattr(link, "connection_invalidated", False):
@@ -163,32 +142,17 @@ def task_db(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
     backend started and ended on the server for each. A pool process now keeps its connection
     between tasks, as the client side keeps its own (:func:`~filterbets_nb.db.session.run_shared`).
 
-    A connection kept between tasks can hold a statement PostgreSQL planned before a migration
-    changed what it returns (``db upgrade`` run beside a live worker); the driver then fails it
-    once, SQLAlchemy forgets its cached statements, and the work runs again here (its
-    transaction was rolled back). A lost connection that surfaces as another error (a failed
-    rollback, a wrapped driver error) is re-raised as :class:`ConnectionLost`, so it is retried
-    like any connection fault.
+    A lost connection that surfaces as another error (a failed rollback, a wrapped driver
+    error) is re-raised as :class:`ConnectionLost`, so it is retried like any connection fault.
     """
     try:
-        if _engines.on_loop_thread():
-            return run_async(fn, isolate=True)
-        try:
+        if not _engines.on_loop_thread():
             return _engines.session(fn)
-        except Exception as exc:
-            if not _stale_statement(exc):
-                raise
-            logger.info("a statement planned before a schema change failed; running it again")
-            return _engines.session(fn)
+        return run_async(fn, isolate=True)
     except Exception as exc:
         if not isinstance(exc, RETRYABLE) and is_connection_error(exc):
             raise ConnectionLost(f"database connection lost: {describe_error(exc)}") from exc
         raise
-
-
-def _stale_statement(exc: BaseException) -> bool:
-    """Whether ``exc`` is asyncpg's "cached statement plan is invalid" (see :func:`task_db`)."""
-    return any(isinstance(link, _ASYNCPG_STALE) for link in _chain(exc))
 
 
 def close_task_engines() -> None:
