@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             with bench.worker(env, "one", 1) as w1, bench.worker(env, "two", 2) as w2:
                 window = bench.CpuWindow()
                 mode = "sweep" if args.no_single else "both"
-                spec = ",".join(f"{w.process.pid}:{w.node}:{n}" for w, n in ((w1, 1), (w2, 2)))
+                spec = bench.turns_spec([(w1, 1), (w2, 2)])
                 out = bench.run_client(env, CLIENT, *sweep_args(mode, spec), timeout=7200)
                 busy = window.summary()
     finally:

@@ -23,8 +23,8 @@ c. a sweep of ``--sweep-filters`` different filters, submitted at once with ``fb
    not): wall time from the first submission until every job is done, and the speed-up
    (target >= 1.8x) of the first turn, fresh workers as issue 10 measured it (each pool process
    still loads the columns of the filters' markets), then the median of the later turns, every
-   process's cache warm. Each worker first runs one small
-   warm-up job per process, outside the timing. A job is CPU work in the worker plus
+   process's cache warm. Each worker first runs one small warm-up job per process, outside
+   the timing. A job is CPU work in the worker plus
    PostgreSQL's, on the same cores, so the run also reports the cores used by the workers and
    client, by PostgreSQL + Redis (all their clients), and by anything else on the machine: a
    speed-up measured next to other busy processes says so.
@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -153,6 +153,7 @@ def worker_cpu(worker_pid):
         total += int(fields[11]) + int(fields[12])
     return total / ticks
 """
+
 
 SWEEP_CLIENT = (
     TURNS_CLIENT
@@ -294,6 +295,12 @@ def worker(env: dict[str, str], name: str, concurrency: int) -> Iterator[WorkerR
         _stop(process)
         with contextlib.suppress(ValueError):
             _children.remove(process)
+
+
+def turns_spec(workers: Sequence[tuple[WorkerRun, int]]) -> str:
+    """The ``pid:node:processes,...`` argument :data:`TURNS_CLIENT` parses, for (worker, its
+    pool processes) pairs."""
+    return ",".join(f"{w.process.pid}:{w.node}:{n}" for w, n in workers)
 
 
 def run_client(env: dict[str, str], code: str, *args: str, timeout: float = 600) -> Any:
@@ -610,7 +617,7 @@ def sweep_speedup(tmp: Path, n_matches: int, n_filters: int, turns: int) -> floa
             )
             with worker(env, "sweep-c1", 1) as one, worker(env, "sweep-c2", 2) as two:
                 window = CpuWindow()
-                spec = ",".join(f"{w.process.pid}:{w.node}:{n}" for w, n in ((one, 1), (two, 2)))
+                spec = turns_spec([(one, 1), (two, 2)])
                 out = run_client(
                     env, SWEEP_CLIENT, json.dumps(filters), spec, str(turns), timeout=3600
                 )

@@ -177,7 +177,9 @@ def _drawdown(profit: FloatArray, bank: float) -> tuple[float, float]:
     return abs_dd, float(((peak - equity) / peak).max() * 100.0)
 
 
-#: Units won and lost per outcome, rows in the order of :data:`_OUTCOME_UNITS`.
+#: The outcome names and the units each won and lost, rows in the order of
+#: :data:`_OUTCOME_UNITS`: a bet's outcome code is its place in both.
+_OUTCOME_INDEX: Final = pd.Index(list(_OUTCOME_UNITS), dtype=object)
 _UNITS_TABLE: Final = np.array(list(_OUTCOME_UNITS.values()), dtype=np.float64)
 
 
@@ -191,12 +193,11 @@ def _outcome_codes(bets: pd.DataFrame, won: BoolArray) -> npt.NDArray[np.intp]:
     if "outcome" not in bets.columns:
         return np.where(won, len(_OUTCOME_UNITS) - 1, 0).astype(np.intp)
     column = bets["outcome"]
-    known = pd.Index(list(_OUTCOME_UNITS), dtype=object)
     if isinstance(column.dtype, pd.CategoricalDtype):  # the categories looked up, not each bet
-        places = np.append(known.get_indexer(column.cat.categories), -1)  # code -1: missing
+        places = np.append(_OUTCOME_INDEX.get_indexer(column.cat.categories), -1)  # -1: missing
         codes = places[column.cat.codes.to_numpy()]
     else:
-        codes = known.get_indexer(pd.Index(column))
+        codes = _OUTCOME_INDEX.get_indexer(pd.Index(column))
     unknown = codes < 0
     if unknown.any():
         names = {str(name) for name in column.to_numpy(dtype=object)[unknown]}
@@ -239,7 +240,7 @@ def compute_stats(
     profit = bets["profit"].to_numpy(dtype=np.float64) if len(bets) else np.zeros(0)
     won = bets["won"].to_numpy(dtype=bool) if len(bets) else np.zeros(0, dtype=bool)
     n = len(odds)
-    codes = _outcome_codes(bets, won) if n else np.zeros(0, dtype=np.intp)
+    codes = _outcome_codes(bets, won)
     tally = np.bincount(codes, minlength=len(_OUTCOME_UNITS))
     counts = {name: int(c) for name, c in zip(_OUTCOME_UNITS, tally, strict=True)}
     units = _UNITS_TABLE[codes]
@@ -353,7 +354,7 @@ def monthly_breakdown(bets: pd.DataFrame) -> pd.DataFrame:
     """
     month = pd.to_datetime(bets["kickoff"]).dt.strftime("%Y-%m").rename("month")
     won = bets["won"].to_numpy(dtype=bool)
-    units = _UNITS_TABLE[_outcome_codes(bets, won) if len(bets) else np.zeros(0, dtype=np.intp)]
+    units = _UNITS_TABLE[_outcome_codes(bets, won)]
     grouped = (
         pd.DataFrame(
             {
